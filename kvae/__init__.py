@@ -1,0 +1,20 @@
+"""kvae: variational autoencoders for Keras 3 on TensorFlow, JAX and PyTorch.
+
+```python
+import kvae
+
+model = kvae.VAE(kvae.layers.ConvEncoder(16), kvae.layers.ConvDecoder())
+```
+"""
+
+from kvae import layers
+from kvae import metrics
+from kvae.version import __version__
+from kvae.vae import VAE
+
+__all__ = [
+    "VAE",
+    "__version__",
+    "layers",
+    "metrics",
+]

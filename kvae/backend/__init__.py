@@ -1,0 +1,29 @@
+"""The thin backend-specific part of `kvae.VAE`: `train_step` and `test_step`.
+
+Keras calls `train_step(data)` on TensorFlow and PyTorch, but
+`train_step(state, data)` on JAX, where the step is a pure function of the
+model's variables. Each module here holds one `VAETrainer` mixin with those
+two methods (and a way to compile inference functions); all of them call the
+same backend-neutral `VAE.compute_elbo` and `VAE.update_trackers`.
+"""
+
+import keras
+
+_BACKEND = keras.backend.backend()
+
+if _BACKEND == "jax":
+    from kvae.backend.jax import VAETrainer
+    from kvae.backend.jax import compile_inference
+elif _BACKEND == "torch":
+    from kvae.backend.torch import VAETrainer
+    from kvae.backend.torch import compile_inference
+elif _BACKEND == "tensorflow":
+    from kvae.backend.tensorflow import VAETrainer
+    from kvae.backend.tensorflow import compile_inference
+else:
+    raise ImportError(
+        f"kvae supports the 'tensorflow', 'jax' and 'torch' Keras backends, "
+        f"but KERAS_BACKEND is '{_BACKEND}'. Set KERAS_BACKEND to one of them."
+    )
+
+__all__ = ["VAETrainer", "compile_inference"]

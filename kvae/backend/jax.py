@@ -1,0 +1,136 @@
+"""`train_step`/`test_step` for the JAX backend: pure functions of the state.
+
+Keras hands the JAX step the model's variables as arrays and expects the
+updated arrays back. Inside, `keras.StatelessScope` maps each `keras.Variable`
+to its array, so the backend-neutral `VAE.compute_elbo` runs unchanged; every
+assignment it makes (the `SeedGenerator` state, BatchNorm statistics, the KL
+warm-up counter) is read back out of the scope and returned in the new state.
+Without that, `eps` would be the same at every step.
+"""
+
+import jax
+import keras
+
+
+def _collect(scope, variables, fallback_values):
+    """The values `variables` have at the end of `scope`."""
+    values = []
+    for variable, fallback in zip(variables, fallback_values):
+        value = scope.get_current_value(variable)
+        values.append(fallback if value is None else value)
+    return values
+
+
+class VAETrainer:
+    def stateless_elbo(
+        self,
+        trainable_variables,
+        non_trainable_variables,
+        x,
+        training=False,
+        optimizer_variables=None,
+    ):
+        """`compute_elbo` as a pure function, for `jax.value_and_grad`."""
+        mapping = list(zip(self.trainable_variables, trainable_variables))
+        mapping += list(
+            zip(self.non_trainable_variables, non_trainable_variables)
+        )
+        with keras.StatelessScope(
+            state_mapping=mapping, collect_losses=True
+        ) as scope:
+            loss, aux = self.compute_elbo(x, training=training)
+        non_trainable_variables = _collect(
+            scope, self.non_trainable_variables, non_trainable_variables
+        )
+        scaled_loss = loss
+        if training and self.optimizer is not None:
+            # The loss scale of mixed_float16 is an optimizer variable.
+            with keras.StatelessScope(
+                state_mapping=list(
+                    zip(self.optimizer.variables, optimizer_variables)
+                )
+            ):
+                scaled_loss = self.optimizer.scale_loss(loss)
+        return scaled_loss, (loss, aux, non_trainable_variables)
+
+    def stateless_update_trackers(self, metrics_variables, x, loss, aux):
+        with keras.StatelessScope(
+            state_mapping=list(zip(self.metrics_variables, metrics_variables))
+        ) as scope:
+            logs = self.update_trackers(x, loss, aux)
+        return logs, _collect(scope, self.metrics_variables, metrics_variables)
+
+    def train_step(self, state, data):
+        (
+            trainable_variables,
+            non_trainable_variables,
+            optimizer_variables,
+            metrics_variables,
+        ) = state
+        x = self.unpack_images(data)
+        grad_fn = jax.value_and_grad(self.stateless_elbo, has_aux=True)
+        (_, (loss, aux, non_trainable_variables)), gradients = grad_fn(
+            trainable_variables,
+            non_trainable_variables,
+            x,
+            training=True,
+            optimizer_variables=optimizer_variables,
+        )
+        trainable_variables, optimizer_variables = (
+            self.optimizer.stateless_apply(
+                optimizer_variables, gradients, trainable_variables
+            )
+        )
+        logs, metrics_variables = self.stateless_update_trackers(
+            metrics_variables, x, loss, aux
+        )
+        return logs, (
+            trainable_variables,
+            non_trainable_variables,
+            optimizer_variables,
+            metrics_variables,
+        )
+
+    def test_step(self, state, data):
+        (
+            trainable_variables,
+            non_trainable_variables,
+            metrics_variables,
+        ) = state
+        x = self.unpack_images(data)
+        _, (loss, aux, non_trainable_variables) = self.stateless_elbo(
+            trainable_variables, non_trainable_variables, x, training=False
+        )
+        logs, metrics_variables = self.stateless_update_trackers(
+            metrics_variables, x, loss, aux
+        )
+        return logs, (
+            trainable_variables,
+            non_trainable_variables,
+            metrics_variables,
+        )
+
+
+def compile_inference(model, fn):
+    """Compiles `fn` once with `jax.jit`, as a pure function of the weights.
+
+    The returned callable reads the model's current variable values at each
+    call, so it sees training progress without being traced again.
+    """
+
+    def stateless_fn(trainable_values, non_trainable_values, *args):
+        mapping = list(zip(model.trainable_variables, trainable_values))
+        mapping += list(zip(model.non_trainable_variables, non_trainable_values))
+        with keras.StatelessScope(state_mapping=mapping):
+            return fn(*args)
+
+    jitted = jax.jit(stateless_fn)
+
+    def inference(*args):
+        return jitted(
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            *args,
+        )
+
+    return inference

@@ -1,0 +1,88 @@
+"""The evidence lower bound, written once in `keras.ops` for every backend.
+
+Every quantity here is in nats per image: log-densities are summed over the
+pixels of an image and averaged over the batch only at the very end, in
+`VAE.compute_elbo`.
+"""
+
+import math
+
+from keras import ops
+from keras import random
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+_HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def reparameterize(z_mean, z_log_var, seed):
+    """Draws `z = mu + exp(0.5 * logvar) * eps` with `eps ~ N(0, I)`.
+
+    Args:
+        z_mean: tensor `(batch, latent_dim)`.
+        z_log_var: tensor `(batch, latent_dim)`.
+        seed: a `keras.random.SeedGenerator` (its state advances under jit)
+            or an integer.
+
+    Returns:
+        A tensor shaped like `z_mean`.
+    """
+    eps = random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=seed)
+    return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+
+def gaussian_kl(z_mean, z_log_var):
+    """Analytic `KL(N(mu, sigma^2) || N(0, I))` per example, in nats.
+
+    `0.5 * sum(mu^2 + sigma^2 - 1 - log sigma^2)` over latent dimensions.
+    """
+    return 0.5 * ops.sum(
+        ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var, axis=-1
+    )
+
+
+def _sum_per_example(values):
+    """Sums every axis but the first: one number per image."""
+    return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=-1)
+
+
+def bernoulli_nll(x, logits):
+    """`-log p(x | z)` for a Bernoulli decoder, per example, in nats.
+
+    The numerically stable form of binary cross-entropy with logits,
+    `max(l, 0) - l * x + log(1 + exp(-|l|))`, which never exponentiates a
+    large positive number. `x` may be any value in [0, 1] (grey levels give
+    the continuous-Bernoulli-free "soft target" convention used by most VAE
+    papers on MNIST).
+    """
+    per_pixel = (
+        ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
+    )
+    return _sum_per_example(per_pixel)
+
+
+def gaussian_nll(x, mean, log_sigma):
+    """`-log N(x; mean, sigma^2)` per example, constants included, in nats.
+
+    `log_sigma` is a scalar (fixed or learned) broadcast over pixels.
+    """
+    per_pixel = (
+        _HALF_LOG_TWO_PI
+        + log_sigma
+        + 0.5 * ops.square(x - mean) * ops.exp(-2.0 * log_sigma)
+    )
+    return _sum_per_example(per_pixel)
+
+
+def reconstruction_nll(likelihood, x, decoder_output, log_sigma=None):
+    """Dispatches to the negative log-likelihood of `likelihood`."""
+    if likelihood == "bernoulli":
+        return bernoulli_nll(x, decoder_output)
+    return gaussian_nll(x, decoder_output, log_sigma)
+
+
+def output_mean(likelihood, decoder_output):
+    """The mean of `p(x | z)` in data space from the raw decoder output."""
+    if likelihood == "bernoulli":
+        return ops.sigmoid(decoder_output)
+    return decoder_output

@@ -1,0 +1,28 @@
+"""Reusable, serializable encoders and decoders.
+
+Encoders map images to `(z_mean, z_log_var)`; decoders map `z` to an output
+of the image shape (logits or mean). Any `keras.Layer` that keeps this
+contract can be given to `kvae.VAE` instead.
+"""
+
+from kvae.layers.conv_decoder import ConvDecoder
+from kvae.layers.conv_encoder import ConvEncoder
+from kvae.layers.gaussian_head import GaussianHead
+from kvae.layers.mlp_decoder import MLPDecoder
+from kvae.layers.mlp_encoder import MLPEncoder
+from kvae.layers.residual_block import ResidualBlock
+from kvae.layers.residual_decoder import ResidualDecoder
+from kvae.layers.residual_encoder import ResidualEncoder
+from kvae.layers.upsample_2d import Upsample2D
+
+__all__ = [
+    "ConvDecoder",
+    "ConvEncoder",
+    "GaussianHead",
+    "MLPDecoder",
+    "MLPEncoder",
+    "ResidualBlock",
+    "ResidualDecoder",
+    "ResidualEncoder",
+    "Upsample2D",
+]

@@ -1,0 +1,96 @@
+import keras
+
+from kvae.layers.gaussian_head import GaussianHead
+from kvae.layers.utils import build_by_tracing
+from kvae.layers.utils import check_image_shape
+
+
+@keras.saving.register_keras_serializable(package="kvae")
+class ConvEncoder(keras.layers.Layer):
+    """A convolutional encoder: one stride-2 `Conv2D` per entry of `filters`.
+
+    With the defaults, 28x28x1 goes to 14x14x32, 7x7x64, then a `Dense`
+    layer and the Gaussian head. Any height and width divisible by
+    `2 ** len(filters)` works.
+
+    Args:
+        latent_dim: int. Size of the latent code, at least 1.
+        filters: tuple of int. Channels of each stride-2 convolution.
+        kernel_size: int. Convolution kernel size.
+        dense_units: int. Width of the dense layer before the head; 0 for
+            none.
+        activation: str. Activation of the hidden layers.
+
+    Call arguments:
+        inputs: tensor `(batch, height, width, channels)`.
+
+    Returns:
+        Tuple `(z_mean, z_log_var)`, each `(batch, latent_dim)`.
+
+    Example:
+
+    ```python
+    encoder = kvae.layers.ConvEncoder(latent_dim=16)
+    z_mean, z_log_var = encoder(np.zeros((8, 28, 28, 1)))
+    ```
+    """
+
+    def __init__(
+        self,
+        latent_dim,
+        filters=(32, 64),
+        kernel_size=3,
+        dense_units=128,
+        activation="relu",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.head = GaussianHead(latent_dim, dtype=self.dtype_policy)
+        self.latent_dim = self.head.latent_dim
+        self.filters = tuple(int(f) for f in filters)
+        self.kernel_size = kernel_size
+        self.dense_units = int(dense_units)
+        self.activation = activation
+        self.convs = [
+            keras.layers.Conv2D(
+                f,
+                kernel_size,
+                strides=2,
+                padding="same",
+                activation=activation,
+                dtype=self.dtype_policy,
+            )
+            for f in self.filters
+        ]
+        self.flatten = keras.layers.Flatten(dtype=self.dtype_policy)
+        self.dense = None
+        if self.dense_units:
+            self.dense = keras.layers.Dense(
+                self.dense_units, activation=activation, dtype=self.dtype_policy
+            )
+
+    def build(self, input_shape):
+        check_image_shape(input_shape[1:], len(self.filters), role="encoder")
+        build_by_tracing(self, input_shape)
+
+    def call(self, inputs):
+        x = inputs
+        for conv in self.convs:
+            x = conv(x)
+        x = self.flatten(x)
+        if self.dense is not None:
+            x = self.dense(x)
+        return self.head(x)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "latent_dim": self.latent_dim,
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "dense_units": self.dense_units,
+                "activation": self.activation,
+            }
+        )
+        return config

@@ -1,0 +1,70 @@
+import math
+
+import keras
+
+from kvae.layers.utils import build_by_tracing
+
+
+@keras.saving.register_keras_serializable(package="kvae")
+class MLPDecoder(keras.layers.Layer):
+    """A fully connected decoder from `z` to an output of `output_shape`.
+
+    The output is linear: logits for a Bernoulli likelihood, the mean for a
+    Gaussian one.
+
+    Args:
+        output_shape: tuple of int. Shape of one image, e.g. `(28, 28, 1)`.
+        hidden_units: tuple of int. Width of each hidden layer.
+        activation: str. Activation of the hidden layers.
+
+    Call arguments:
+        inputs: tensor `(batch, latent_dim)`.
+
+    Returns:
+        Tensor `(batch, *output_shape)`.
+    """
+
+    def __init__(
+        self,
+        output_shape=(28, 28, 1),
+        hidden_units=(256, 512),
+        activation="relu",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.output_shape = tuple(int(s) for s in output_shape)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.activation = activation
+        self.hidden = [
+            keras.layers.Dense(u, activation=activation, dtype=self.dtype_policy)
+            for u in self.hidden_units
+        ]
+        self.out = keras.layers.Dense(
+            math.prod(self.output_shape), dtype=self.dtype_policy
+        )
+        self.reshape = keras.layers.Reshape(
+            self.output_shape, dtype=self.dtype_policy
+        )
+
+    def build(self, input_shape):
+        build_by_tracing(self, input_shape)
+
+    def call(self, inputs):
+        x = inputs
+        for layer in self.hidden:
+            x = layer(x)
+        return self.reshape(self.out(x))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + self.output_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "output_shape": self.output_shape,
+                "hidden_units": self.hidden_units,
+                "activation": self.activation,
+            }
+        )
+        return config

@@ -1,0 +1,62 @@
+import keras
+
+from kvae.layers.gaussian_head import GaussianHead
+from kvae.layers.utils import build_by_tracing
+
+
+@keras.saving.register_keras_serializable(package="kvae")
+class MLPEncoder(keras.layers.Layer):
+    """A fully connected encoder: flatten, hidden `Dense` layers, Gaussian.
+
+    Args:
+        latent_dim: int. Size of the latent code, at least 1.
+        hidden_units: tuple of int. Width of each hidden layer.
+        activation: str. Activation of the hidden layers.
+
+    Call arguments:
+        inputs: tensor `(batch, ...)` of any shape, flattened per example.
+
+    Returns:
+        Tuple `(z_mean, z_log_var)`, each `(batch, latent_dim)`.
+
+    Example:
+
+    ```python
+    encoder = kvae.layers.MLPEncoder(latent_dim=16, hidden_units=(512, 256))
+    z_mean, z_log_var = encoder(np.zeros((8, 28, 28, 1)))
+    ```
+    """
+
+    def __init__(
+        self, latent_dim, hidden_units=(512, 256), activation="relu", **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.head = GaussianHead(latent_dim, dtype=self.dtype_policy)
+        self.latent_dim = self.head.latent_dim
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.activation = activation
+        self.flatten = keras.layers.Flatten(dtype=self.dtype_policy)
+        self.hidden = [
+            keras.layers.Dense(u, activation=activation, dtype=self.dtype_policy)
+            for u in self.hidden_units
+        ]
+
+    def build(self, input_shape):
+        build_by_tracing(self, input_shape)
+
+    def call(self, inputs):
+        x = self.flatten(inputs)
+        for layer in self.hidden:
+            x = layer(x)
+        return self.head(x)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "latent_dim": self.latent_dim,
+                "hidden_units": self.hidden_units,
+                "activation": self.activation,
+            }
+        )
+        return config

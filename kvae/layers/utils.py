@@ -1,0 +1,44 @@
+"""Small helpers shared by the kvae layers."""
+
+import numbers
+
+import keras
+
+
+def check_latent_dim(latent_dim):
+    if not isinstance(latent_dim, numbers.Integral) or isinstance(
+        latent_dim, bool
+    ):
+        raise TypeError(
+            f"latent_dim must be an int, got {type(latent_dim).__name__}."
+        )
+    if latent_dim < 1:
+        raise ValueError(
+            f"latent_dim must be at least 1, got {latent_dim}. Typical "
+            "values: 2 (to plot the latent space), 16-64 (MNIST-like), "
+            "128-256 (64x64 RGB)."
+        )
+
+
+def check_image_shape(output_shape, downsampling_steps, role="decoder"):
+    """Checks `(height, width, channels)` against the number of 2x steps."""
+    output_shape = tuple(int(s) for s in output_shape)
+    if len(output_shape) != 3:
+        raise ValueError(
+            f"The {role} needs an image shape (height, width, channels), got "
+            f"{output_shape}."
+        )
+    factor = 2**downsampling_steps
+    if output_shape[0] % factor or output_shape[1] % factor:
+        raise ValueError(
+            f"Height and width must be divisible by {factor} (the {role} "
+            f"halves/doubles them {downsampling_steps} times), got "
+            f"{output_shape[:2]}. Pad or resize the images, or change the "
+            "number of stages (filters)."
+        )
+    return output_shape
+
+
+def build_by_tracing(layer, input_shape):
+    """Builds `layer`'s sublayers by running `call` on a symbolic input."""
+    layer.call(keras.KerasTensor(tuple(input_shape), dtype=layer.compute_dtype))
