@@ -31,7 +31,10 @@ def machine_description():
                     break
     except OSError:
         pass
-    versions = [f"Python {platform.python_version()}", f"keras {keras.__version__}"]
+    versions = [
+        f"Python {platform.python_version()}",
+        f"keras {keras.__version__}",
+    ]
     for name in ("tensorflow", "jax", "torch"):
         try:
             module = __import__(name)

@@ -1,4 +1,4 @@
-"""The evidence lower bound, written once in `keras.ops` for every backend.
+"""The terms of the evidence lower bound, in `keras.ops` for every backend.
 
 Every quantity here is in nats per image: log-densities are summed over the
 pixels of an image and averaged over the batch only at the very end, in
@@ -8,27 +8,10 @@ pixels of an image and averaged over the batch only at the very end, in
 import math
 
 from keras import ops
-from keras import random
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 _HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def reparameterize(z_mean, z_log_var, seed):
-    """Draws `z = mu + exp(0.5 * logvar) * eps` with `eps ~ N(0, I)`.
-
-    Args:
-        z_mean: tensor `(batch, latent_dim)`.
-        z_log_var: tensor `(batch, latent_dim)`.
-        seed: a `keras.random.SeedGenerator` (its state advances under jit)
-            or an integer.
-
-    Returns:
-        A tensor shaped like `z_mean`.
-    """
-    eps = random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=seed)
-    return z_mean + ops.exp(0.5 * z_log_var) * eps
 
 
 def gaussian_kl(z_mean, z_log_var):

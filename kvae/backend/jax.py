@@ -53,11 +53,13 @@ class VAETrainer:
                 scaled_loss = self.optimizer.scale_loss(loss)
         return scaled_loss, (loss, aux, non_trainable_variables)
 
-    def stateless_update_trackers(self, metrics_variables, x, loss, aux):
+    def stateless_update_trackers(
+        self, metrics_variables, x, loss, aux, training=False
+    ):
         with keras.StatelessScope(
             state_mapping=list(zip(self.metrics_variables, metrics_variables))
         ) as scope:
-            logs = self.update_trackers(x, loss, aux)
+            logs = self.update_trackers(x, loss, aux, training=training)
         return logs, _collect(scope, self.metrics_variables, metrics_variables)
 
     def train_step(self, state, data):
@@ -82,7 +84,7 @@ class VAETrainer:
             )
         )
         logs, metrics_variables = self.stateless_update_trackers(
-            metrics_variables, x, loss, aux
+            metrics_variables, x, loss, aux, training=True
         )
         return logs, (
             trainable_variables,
@@ -120,7 +122,9 @@ def compile_inference(model, fn):
 
     def stateless_fn(trainable_values, non_trainable_values, *args):
         mapping = list(zip(model.trainable_variables, trainable_values))
-        mapping += list(zip(model.non_trainable_variables, non_trainable_values))
+        mapping += list(
+            zip(model.non_trainable_variables, non_trainable_values)
+        )
         with keras.StatelessScope(state_mapping=mapping):
             return fn(*args)
 

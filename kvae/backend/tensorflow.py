@@ -16,7 +16,7 @@ class VAETrainer:
             )
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self.update_trackers(x, loss, aux)
+        return self.update_trackers(x, loss, aux, training=True)
 
     def test_step(self, data):
         x = self.unpack_images(data)

@@ -13,7 +13,7 @@ class VAETrainer:
         gradients = [v.value.grad for v in trainable_weights]
         with torch.no_grad():
             self.optimizer.apply(gradients, trainable_weights)
-        return self.update_trackers(x, loss, aux)
+        return self.update_trackers(x, loss, aux, training=True)
 
     def test_step(self, data):
         x = self.unpack_images(data)

@@ -36,7 +36,9 @@ class MLPDecoder(keras.layers.Layer):
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.activation = activation
         self.hidden = [
-            keras.layers.Dense(u, activation=activation, dtype=self.dtype_policy)
+            keras.layers.Dense(
+                u, activation=activation, dtype=self.dtype_policy
+            )
             for u in self.hidden_units
         ]
         self.out = keras.layers.Dense(

@@ -37,7 +37,9 @@ class MLPEncoder(keras.layers.Layer):
         self.activation = activation
         self.flatten = keras.layers.Flatten(dtype=self.dtype_policy)
         self.hidden = [
-            keras.layers.Dense(u, activation=activation, dtype=self.dtype_policy)
+            keras.layers.Dense(
+                u, activation=activation, dtype=self.dtype_policy
+            )
             for u in self.hidden_units
         ]
 

@@ -2,8 +2,7 @@ import keras
 
 from kvae.layers.residual_block import ResidualBlock
 from kvae.layers.upsample_2d import Upsample2D
-from kvae.layers.utils import build_by_tracing
-from kvae.layers.utils import check_image_shape
+from kvae.layers.utils import build_by_tracing, check_image_shape
 
 
 @keras.saving.register_keras_serializable(package="kvae")
@@ -55,10 +54,14 @@ class ResidualDecoder(keras.layers.Layer):
         self.reshape = keras.layers.Reshape(base_shape, dtype=policy)
         self.stages = []
         for f in self.filters:
-            self.stages.append(Upsample2D(f, 3, method=upsampling, dtype=policy))
+            self.stages.append(
+                Upsample2D(f, 3, method=upsampling, dtype=policy)
+            )
             for _ in range(self.blocks_per_stage):
                 self.stages.append(
-                    ResidualBlock(f, negative_slope=negative_slope, dtype=policy)
+                    ResidualBlock(
+                        f, negative_slope=negative_slope, dtype=policy
+                    )
                 )
         self.norm = keras.layers.BatchNormalization(dtype=policy)
         self.act = keras.layers.LeakyReLU(negative_slope, dtype=policy)

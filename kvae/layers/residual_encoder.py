@@ -2,8 +2,7 @@ import keras
 
 from kvae.layers.gaussian_head import GaussianHead
 from kvae.layers.residual_block import ResidualBlock
-from kvae.layers.utils import build_by_tracing
-from kvae.layers.utils import check_image_shape
+from kvae.layers.utils import build_by_tracing, check_image_shape
 
 
 @keras.saving.register_keras_serializable(package="kvae")
@@ -51,7 +50,9 @@ class ResidualEncoder(keras.layers.Layer):
         for f in self.filters:
             for _ in range(self.blocks_per_stage):
                 self.stages.append(
-                    ResidualBlock(f, negative_slope=negative_slope, dtype=policy)
+                    ResidualBlock(
+                        f, negative_slope=negative_slope, dtype=policy
+                    )
                 )
             self.stages.append(
                 keras.layers.Conv2D(

@@ -13,8 +13,10 @@ class Upsample2D(keras.layers.Layer):
 
     - `"pixel_shuffle"` (sub-pixel convolution): a `Conv2D` with
       `4 * filters` outputs at the low resolution, then
-      `ops.depth_to_space(2)`. Only plain convolutions, which every backend
-      runs fast, and no checkerboard artifacts.
+      `ops.depth_to_space(2)`. A transposed convolution of kernel `k` and
+      stride 2 is exactly such a convolution of kernel `ceil(k / 2)`, so
+      that is the kernel used: the same receptive field as `"transpose"`,
+      but only plain convolutions, which every backend runs fast.
     - `"nearest"`: `UpSampling2D` then `Conv2D` at the high resolution.
     - `"transpose"`: `Conv2DTranspose(strides=2)`; fast on TensorFlow but
       several times slower under JAX on CPU.
@@ -63,6 +65,7 @@ class Upsample2D(keras.layers.Layer):
         elif method == "nearest":
             self.conv = keras.layers.Conv2D(filters, **conv_kwargs)
         else:
+            conv_kwargs["kernel_size"] = (kernel_size + 1) // 2
             self.conv = keras.layers.Conv2D(4 * filters, **conv_kwargs)
 
     def build(self, input_shape):
@@ -78,7 +81,9 @@ class Upsample2D(keras.layers.Layer):
             inputs = ops.repeat(ops.repeat(inputs, 2, axis=1), 2, axis=2)
         outputs = self.conv(inputs)
         if self.method == "pixel_shuffle":
-            outputs = ops.depth_to_space(outputs, 2, data_format="channels_last")
+            outputs = ops.depth_to_space(
+                outputs, 2, data_format="channels_last"
+            )
         return self.activation(outputs)
 
     def compute_output_shape(self, input_shape):

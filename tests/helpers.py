@@ -1,0 +1,72 @@
+"""Shared test helpers, in the spirit of keras-hub's `TestCase` helpers."""
+
+import gzip
+import os
+
+import keras
+import numpy as np
+
+
+def read_idx_images(path, count=None):
+    """Reads an IDX gz image file into float32 (n, 28, 28, 1) in [0, 1]."""
+    with gzip.open(path, "rb") as f:
+        data = np.frombuffer(f.read(), dtype=np.uint8)
+    images = data[16:].reshape(-1, 28, 28, 1)
+    if count is not None:
+        images = images[:count]
+    return images.astype("float32") / 255.0
+
+
+def mnist_images(shared_data, count, split="train"):
+    prefix = "train" if split == "train" else "t10k"
+    path = os.path.join(shared_data, "mnist", f"{prefix}-images-idx3-ubyte.gz")
+    return read_idx_images(path, count)
+
+
+def run_layer_test(layer_cls, init_kwargs, input_shape, expected_shapes):
+    """Config round trip, a symbolic call and an eager call of a layer.
+
+    `expected_shapes` is the output shape (or tuple of shapes) without the
+    batch dimension.
+    """
+    layer = layer_cls(**init_kwargs)
+    config = layer.get_config()
+    for key, value in init_kwargs.items():
+        got = config[key]
+        assert _plain(got) == _plain(value), (key, got, value)
+    clone = layer_cls.from_config(config)
+    assert _plain(clone.get_config()) == _plain(config)
+
+    symbolic = layer.compute_output_spec(
+        keras.KerasTensor((None,) + input_shape)
+    )
+    _assert_shapes(symbolic, expected_shapes, batch=None)
+
+    x = np.random.default_rng(0).random((2,) + input_shape).astype("float32")
+    eager = layer(x)
+    _assert_shapes(eager, expected_shapes, batch=2)
+    return layer
+
+
+def _plain(value):
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _assert_shapes(outputs, expected, batch):
+    if isinstance(expected[0], tuple):
+        assert len(outputs) == len(expected)
+        for out, exp in zip(outputs, expected):
+            assert tuple(out.shape) == (batch,) + exp, (out.shape, exp)
+    else:
+        assert tuple(outputs.shape) == (batch,) + expected, (
+            outputs.shape,
+            expected,
+        )
+
+
+def to_numpy(x):
+    return keras.ops.convert_to_numpy(x)

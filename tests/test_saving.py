@@ -1,0 +1,124 @@
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+import kvae
+from tests.helpers import to_numpy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+X = (np.random.default_rng(2).random((64, 28, 28, 1)) < 0.3).astype("float32")
+
+
+def trained_model(**kwargs):
+    model = kvae.VAE(
+        kvae.layers.ConvEncoder(3, filters=(4, 8), dense_units=16),
+        kvae.layers.ConvDecoder((28, 28, 1), filters=(8, 4), dense_units=16),
+        seed=4,
+        **kwargs,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.fit(X, epochs=1, batch_size=16, verbose=0)
+    return model
+
+
+def test_config_round_trip():
+    model = kvae.VAE(
+        kvae.layers.MLPEncoder(4),
+        kvae.layers.MLPDecoder(),
+        likelihood="gaussian",
+        beta=0.5,
+        kl_warmup_steps=10,
+        sigma="learned",
+        image_metrics=False,
+        max_val=2.0,
+        seed=3,
+    )
+    config = model.get_config()
+    clone = kvae.VAE.from_config(config)
+    assert clone.get_config() == config
+    for key in ("likelihood", "beta", "kl_warmup_steps", "sigma", "seed"):
+        assert getattr(clone, key) == getattr(model, key)
+    assert isinstance(clone.encoder, kvae.layers.MLPEncoder)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_save_and_reload_gives_identical_outputs(tmp_path, likelihood):
+    model = trained_model(likelihood=likelihood)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, kvae.VAE)
+    np.testing.assert_array_equal(
+        to_numpy(loaded.reconstruct(X[:8])), to_numpy(model.reconstruct(X[:8]))
+    )
+    np.testing.assert_array_equal(
+        to_numpy(loaded.encode(X[:8])[1]), to_numpy(model.encode(X[:8])[1])
+    )
+    # Training goes on with the restored optimizer state.
+    assert int(to_numpy(loaded.optimizer.iterations)) == 4
+    loaded.fit(X, epochs=1, batch_size=16, verbose=0)
+    assert int(to_numpy(loaded.optimizer.iterations)) == 8
+
+
+def test_saved_optimizer_is_portable(tmp_path):
+    path = tmp_path / "m.keras"
+    trained_model().save(path)
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    module = config["compile_config"]["optimizer"]["module"]
+    assert module == "keras.optimizers"
+
+
+def test_torch_optimizer_module_is_rewritten_on_load():
+    from kvae.vae import _portable_optimizer
+
+    config = {
+        "optimizer": {
+            "module": "keras.src.backend.torch.optimizers.torch_adam",
+            "class_name": "Adam",
+            "config": {"learning_rate": 0.001},
+        }
+    }
+    fixed = _portable_optimizer(config)
+    assert fixed["optimizer"]["module"] == "keras.optimizers"
+    assert fixed["optimizer"]["config"] == {"learning_rate": 0.001}
+
+
+@pytest.mark.slow
+def test_file_loads_and_trains_under_every_other_backend(tmp_path):
+    model = trained_model()
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", X[:8])
+    np.save(tmp_path / "expected.npy", to_numpy(model.reconstruct(X[:8])))
+    script = (
+        "import sys, numpy as np, keras, kvae\n"
+        "d = sys.argv[1]\n"
+        "m = keras.saving.load_model(d + '/m.keras')\n"
+        "x = np.load(d + '/x.npy')\n"
+        "got = keras.ops.convert_to_numpy(m.reconstruct(x))\n"
+        "np.testing.assert_allclose(got, np.load(d + '/expected.npy'),"
+        " atol=1e-5)\n"
+        "h = m.fit(np.concatenate([x] * 4), epochs=2, batch_size=8,"
+        " verbose=0)\n"
+        "assert np.isfinite(h.history['loss']).all()\n"
+        "print('OK', keras.backend.backend())\n"
+    )
+    for backend in ("tensorflow", "jax", "torch"):
+        if backend == keras.backend.backend():
+            continue
+        env = dict(os.environ, KERAS_BACKEND=backend)
+        proc = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert f"OK {backend}" in proc.stdout
