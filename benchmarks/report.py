@@ -45,7 +45,7 @@ def machine_description():
 
 
 def update_section(title, body, command=None):
-    """Replace (or append) the section `## title` of BENCHMARKS.md atomically."""
+    """Replaces (or appends) section `## title` of BENCHMARKS.md atomically."""
     command = command or "python " + " ".join(sys.argv)
     start, end = f"<!-- begin {title} -->", f"<!-- end {title} -->"
     section = (

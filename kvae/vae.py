@@ -110,7 +110,8 @@ class VAE(VAETrainer, keras.Model):
             )
         if not (sigma == "learned" or (_is_number(sigma) and sigma > 0)):
             raise ValueError(
-                f"`sigma` must be a positive number or 'learned', got {sigma!r}."
+                "`sigma` must be a positive number or 'learned', got "
+                f"{sigma!r}."
             )
         for role, layer in (("encoder", encoder), ("decoder", decoder)):
             if not isinstance(layer, keras.layers.Layer):
