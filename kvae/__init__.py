@@ -9,8 +9,8 @@ model = kvae.VAE(kvae.layers.ConvEncoder(16), kvae.layers.ConvDecoder())
 
 from kvae import layers
 from kvae import metrics
-from kvae.version import __version__
 from kvae.vae import VAE
+from kvae.version import __version__
 
 __all__ = [
     "VAE",

@@ -7,9 +7,12 @@ import numpy as np
 from keras import ops
 
 from kvae import elbo
-from kvae.backend import VAETrainer, compile_inference
-from kvae.metrics import PSNR, SSIM
-from kvae.validation import check_images, peek_images
+from kvae.backend import VAETrainer
+from kvae.backend import compile_inference
+from kvae.metrics import PSNR
+from kvae.metrics import SSIM
+from kvae.validation import check_images
+from kvae.validation import peek_images
 
 
 @keras.saving.register_keras_serializable(package="kvae")
@@ -337,6 +340,11 @@ class VAE(VAETrainer, keras.Model):
             ssim_tracker.update_state(x_img, x_mean_img)
             psnr_tracker.update_state(x_img, x_mean_img)
         return self.compute_metrics(x, x, x_mean, sample_weight=None)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # An autoencoder's target is its input: labels that come with the
+        # data (for plots) never reach the `metrics=` given to compile.
+        return super().compute_metrics(x, x, y_pred, sample_weight)
 
     def unpack_images(self, data):
         """The images of a batch: `x`, `(x,)`, `(x, labels)`, ...; labels

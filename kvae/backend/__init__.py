@@ -12,11 +12,14 @@ import keras
 _BACKEND = keras.backend.backend()
 
 if _BACKEND == "jax":
-    from kvae.backend.jax import VAETrainer, compile_inference
+    from kvae.backend.jax import VAETrainer
+    from kvae.backend.jax import compile_inference
 elif _BACKEND == "torch":
-    from kvae.backend.torch import VAETrainer, compile_inference
+    from kvae.backend.torch import VAETrainer
+    from kvae.backend.torch import compile_inference
 elif _BACKEND == "tensorflow":
-    from kvae.backend.tensorflow import VAETrainer, compile_inference
+    from kvae.backend.tensorflow import VAETrainer
+    from kvae.backend.tensorflow import compile_inference
 else:
     raise ImportError(
         f"kvae supports the 'tensorflow', 'jax' and 'torch' Keras backends, "

@@ -4,6 +4,19 @@ import torch
 
 
 class VAETrainer:
+    # Keras's torch trainer refuses `steps_per_execution > 1`, although its
+    # epoch iterator already hands the step function a list of that many
+    # batches; these two methods run them in turn.
+    def make_train_function(self, force=False):
+        if self.train_function is None or force:
+            self.train_function = _multi_step(self.train_step)
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        if self.test_function is None or force:
+            self.test_function = torch.no_grad()(_multi_step(self.test_step))
+        return self.test_function
+
     def train_step(self, data):
         x = self.unpack_images(data)
         self.zero_grad()
@@ -19,6 +32,15 @@ class VAETrainer:
         x = self.unpack_images(data)
         loss, aux = self.compute_elbo(x, training=False)
         return self.update_trackers(x, loss, aux)
+
+
+def _multi_step(step):
+    def multi_step_on_data(batches):
+        for batch in batches:
+            logs = step(batch)
+        return logs
+
+    return multi_step_on_data
 
 
 def compile_inference(model, fn):
