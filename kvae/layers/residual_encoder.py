@@ -2,7 +2,8 @@ import keras
 
 from kvae.layers.gaussian_head import GaussianHead
 from kvae.layers.residual_block import ResidualBlock
-from kvae.layers.utils import build_by_tracing, check_image_shape
+from kvae.layers.utils import build_by_tracing
+from kvae.layers.utils import check_image_shape
 
 
 @keras.saving.register_keras_serializable(package="kvae")
