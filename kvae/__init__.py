@@ -7,6 +7,7 @@ model = kvae.VAE(kvae.layers.ConvEncoder(16), kvae.layers.ConvDecoder())
 ```
 """
 
+from kvae import datasets
 from kvae import layers
 from kvae import metrics
 from kvae.vae import VAE
@@ -15,6 +16,7 @@ from kvae.version import __version__
 __all__ = [
     "VAE",
     "__version__",
+    "datasets",
     "layers",
     "metrics",
 ]

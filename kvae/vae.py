@@ -428,6 +428,10 @@ class VAE(VAETrainer, keras.Model):
     # Early checks of the data given to fit/evaluate.
     # ------------------------------------------------------------------
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
+        if _is_tf_dataset(x):
+            # A tf.data pipeline shuffles itself (kvae.datasets.load does);
+            # Keras only warns that its `shuffle` argument does nothing.
+            kwargs.setdefault("shuffle", False)
         self._check_data(x, "training data")
         if validation_data is not None:
             self._check_data(validation_data, "validation_data")
@@ -520,6 +524,12 @@ def _portable_optimizer(config):
     if isinstance(config, list):
         return [_portable_optimizer(v) for v in config]
     return config
+
+
+def _is_tf_dataset(data):
+    return type(data).__module__.startswith("tensorflow") and hasattr(
+        data, "as_numpy_iterator"
+    )
 
 
 def _declared_input_shape(layer):

@@ -25,7 +25,8 @@ def shared_data():
 
 @pytest.fixture(autouse=True)
 def _reset_keras_state():
-    keras.utils.clear_session()
+    # free_memory=False skips a garbage collection that costs ~0.3 s a test.
+    keras.utils.clear_session(free_memory=False)
     keras.config.set_dtype_policy("float32")
     yield
     keras.config.set_dtype_policy("float32")
