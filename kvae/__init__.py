@@ -7,6 +7,7 @@ model = kvae.VAE(kvae.layers.ConvEncoder(16), kvae.layers.ConvDecoder())
 ```
 """
 
+from kvae import callbacks
 from kvae import datasets
 from kvae import layers
 from kvae import metrics
@@ -16,6 +17,7 @@ from kvae.version import __version__
 __all__ = [
     "VAE",
     "__version__",
+    "callbacks",
     "datasets",
     "layers",
     "metrics",
