@@ -136,7 +136,12 @@ def test_wrong_checksum(copy_of):
     data[-3] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(DatasetError) as info:
-        kvae.datasets.load("mnist", "test", manual_dir=str(folder))
+        kvae.datasets.load(
+            "mnist",
+            "test",
+            manual_dir=str(folder),
+            data_dir=str(folder.parent / "tfds"),
+        )
     message = str(info.value)
     assert f"{path} has the wrong checksum" in message
     assert "expected ec29112dd5afa0611ce80d1b7f02629c" in message
