@@ -9,6 +9,7 @@ model = kvae.VAE(kvae.layers.ConvEncoder(16), kvae.layers.ConvDecoder())
 
 from kvae import callbacks
 from kvae import datasets
+from kvae import distribution
 from kvae import layers
 from kvae import metrics
 from kvae.vae import VAE
@@ -19,6 +20,7 @@ __all__ = [
     "__version__",
     "callbacks",
     "datasets",
+    "distribution",
     "layers",
     "metrics",
 ]

@@ -1,0 +1,265 @@
+"""Training on several devices through the engines the backends provide.
+
+kvae has no distribution engine of its own. On JAX it sets a
+`keras.distribution` (`DataParallel`, or `ModelParallel` with a layout map
+for the wide `ResidualDecoder`); on TensorFlow it makes a
+`tf.distribute.MirroredStrategy`. Keras offers neither on PyTorch, and kvae
+says so (`NotImplementedError`) instead of faking it. See
+`docs/distribution.md`.
+
+Every function returns the backend's own object, which has a `scope()`:
+create and compile the model inside it, then call `fit` as usual with the
+global batch size. `get` maps a recipe's `--distribute` flag to one of them.
+
+Example:
+
+```python
+import kvae
+
+distribution = kvae.distribution.get("data_parallel")  # or "none"
+with kvae.distribution.scope(distribution):
+    model = kvae.VAE(kvae.layers.ConvEncoder(16), kvae.layers.ConvDecoder())
+    model.compile(optimizer="adam")
+model.fit(x, batch_size=64 * kvae.distribution.num_replicas(distribution))
+```
+"""
+
+import contextlib
+
+import keras
+
+STRATEGIES = ("none", "data_parallel", "model_parallel")
+
+_TORCH_MESSAGE = (
+    "Keras {version} offers no multi-device training on the torch backend: "
+    "`keras.distribution` is implemented for JAX only, and `fit()` does not "
+    "wrap the model in torch's DistributedDataParallel. kvae does not write "
+    "its own engine, so on torch it trains on one device. For several "
+    "devices use KERAS_BACKEND=jax (keras.distribution) or "
+    "KERAS_BACKEND=tensorflow (tf.distribute); the same script and saved "
+    "models work there. See docs/distribution.md."
+)
+
+
+def data_parallel(devices=None):
+    """Data-parallel training on every device, with the backend's engine.
+
+    Each device holds a full copy of the weights and gets an equal slice of
+    every batch; gradients are summed across devices, the logged losses and
+    metrics are means over the global batch, and each device draws its own
+    reparameterization noise `eps`.
+
+    - JAX: a `keras.distribution.DataParallel`, set as the global
+      distribution at once (so `fit` shards every batch). Call this before
+      creating the model: variables made earlier stay on one device.
+    - TensorFlow: a `tf.distribute.MirroredStrategy`. Create and compile the
+      model inside its `scope()`.
+    - torch: raises `NotImplementedError` (Keras has no engine for it).
+
+    Args:
+        devices: list or `None`. JAX devices (`jax.devices()`, or names such
+            as `"gpu:0"`) or TensorFlow device names (`"/gpu:0"`). `None`
+            takes every accelerator, or else every CPU device: for example
+            the virtual CPU devices made by XLA's
+            `--xla_force_host_platform_device_count` flag on JAX, or by
+            `tf.config.set_logical_device_configuration` on TensorFlow.
+
+    Returns:
+        The distribution (JAX) or strategy (TensorFlow). Both have `scope()`.
+
+    Example:
+
+    ```python
+    distribution = kvae.distribution.data_parallel()
+    with distribution.scope():
+        model = kvae.VAE(kvae.layers.ConvEncoder(16), kvae.layers.ConvDecoder())
+        model.compile(optimizer="adam")
+    model.fit(x, batch_size=256)  # the global batch, split across devices
+    ```
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        distribution = keras.distribution.DataParallel(
+            devices=_jax_devices(devices)
+        )
+        keras.distribution.set_distribution(distribution)
+        return distribution
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.distribute.MirroredStrategy(devices=_tf_devices(devices))
+    raise NotImplementedError(_unsupported(backend, "Data parallelism"))
+
+
+def model_parallel(model_parallel=2, devices=None, layout_map=None):
+    """Data and model parallelism for wide decoders (JAX only).
+
+    The devices form a `(batch, model)` mesh: batches are split along
+    `batch`, and the variables named in the layout map are split along
+    `model`. By default the map is `residual_decoder_layout_map`, which
+    splits the output channels of the `ResidualDecoder`'s convolutions and
+    of its first `Dense` layer; every other variable is replicated.
+
+    The global distribution is set at once; call this before creating the
+    model.
+
+    Args:
+        model_parallel: int. Devices that share one copy of the model (the
+            size of the `model` axis). It must divide the number of devices,
+            and the channel counts of the split layers.
+        devices: list or `None`. JAX devices; `None` takes all of them.
+            Ignored when `layout_map` is given (its mesh names the devices).
+        layout_map: `keras.distribution.LayoutMap` or `None`. If given, it
+            must be built on a mesh with axes `("batch", "model")`.
+
+    Returns:
+        A `keras.distribution.ModelParallel`.
+
+    Example:
+
+    ```python
+    distribution = kvae.distribution.model_parallel(model_parallel=2)
+    model = kvae.VAE(
+        kvae.layers.ResidualEncoder(128),
+        kvae.layers.ResidualDecoder((64, 64, 3), filters=(1024, 512, 256, 128)),
+        likelihood="gaussian",
+    )
+    ```
+    """
+    backend = keras.backend.backend()
+    if backend != "jax":
+        raise NotImplementedError(
+            _unsupported(backend, "Model parallelism")
+            if backend == "torch"
+            else "kvae supports model parallelism on JAX only: Keras's "
+            "`keras.distribution` for TensorFlow is an unfinished prototype. "
+            "Use data_parallel() (tf.distribute.MirroredStrategy) on "
+            "TensorFlow, or KERAS_BACKEND=jax."
+        )
+    if layout_map is None:
+        devices = _jax_devices(devices)
+        model_parallel = int(model_parallel)
+        if model_parallel < 1 or len(devices) % model_parallel:
+            raise ValueError(
+                f"`model_parallel` must divide the number of devices "
+                f"({len(devices)}); got {model_parallel}."
+            )
+        mesh = keras.distribution.DeviceMesh(
+            shape=(len(devices) // model_parallel, model_parallel),
+            axis_names=("batch", "model"),
+            devices=devices,
+        )
+        layout_map = residual_decoder_layout_map(mesh)
+    distribution = keras.distribution.ModelParallel(
+        layout_map=layout_map, batch_dim_name="batch"
+    )
+    keras.distribution.set_distribution(distribution)
+    return distribution
+
+
+def residual_decoder_layout_map(
+    device_mesh, decoder_name="residual_decoder", model_axis="model"
+):
+    """A `LayoutMap` that splits a `ResidualDecoder` along its channels.
+
+    The kernels and biases of the first `Dense` layer, of every upsampling
+    convolution and of every residual-block convolution are split along
+    their output channels over the mesh axis `model_axis`. The last
+    convolution (to the image channels) and the BatchNorm variables stay
+    replicated. The keys are regular expressions on variable paths, so
+    they match the decoder inside a `kvae.VAE` too.
+
+    Args:
+        device_mesh: `keras.distribution.DeviceMesh` with an axis named
+            `model_axis`.
+        decoder_name: str. Name of the decoder layer (its default name is
+            `"residual_decoder"`).
+        model_axis: str. Mesh axis the channels are split along.
+
+    Returns:
+        A `keras.distribution.LayoutMap`.
+    """
+    layout_map = keras.distribution.LayoutMap(device_mesh)
+    prefix = rf"(.*/)?{decoder_name}(_\d+)?/"
+    block = r"(upsample2d|residual_block)(_\d+)?/"
+    split_out = (model_axis,)
+    layout_map[rf"{prefix}dense(_\d+)?/kernel"] = (None, model_axis)
+    layout_map[rf"{prefix}dense(_\d+)?/bias"] = split_out
+    # Conv2D kernels are (h, w, in, out); Conv2DTranspose ones (h, w, out, in).
+    conv = rf"{prefix}{block}conv2d(_\d+)?/"
+    layout_map[rf"{conv}kernel"] = (None, None, None, model_axis)
+    layout_map[rf"{conv}bias"] = split_out
+    transpose = rf"{prefix}{block}conv2d_transpose(_\d+)?/"
+    layout_map[rf"{transpose}kernel"] = (None, None, model_axis, None)
+    layout_map[rf"{transpose}bias"] = split_out
+    return layout_map
+
+
+def get(identifier, devices=None):
+    """The distribution named by a recipe's `--distribute` flag.
+
+    Args:
+        identifier: `None`, one of `"none"`, `"data_parallel"`,
+            `"model_parallel"`, or a distribution or strategy object (returned
+            unchanged).
+        devices: list or `None`. Passed to `data_parallel`/`model_parallel`.
+
+    Returns:
+        `None` for `"none"`, else what `data_parallel()` or
+        `model_parallel()` returns.
+    """
+    if identifier is None or identifier == "none":
+        return None
+    if identifier == "data_parallel":
+        return data_parallel(devices)
+    if identifier == "model_parallel":
+        return model_parallel(devices=devices)
+    if isinstance(identifier, str):
+        raise ValueError(
+            f"Unknown distribution {identifier!r}. Use one of "
+            f"{', '.join(repr(s) for s in STRATEGIES)}."
+        )
+    return identifier
+
+
+def scope(distribution):
+    """`distribution.scope()`, or a context that does nothing for `None`."""
+    if distribution is None:
+        return contextlib.nullcontext()
+    return distribution.scope()
+
+
+def num_replicas(distribution=None):
+    """How many slices each batch is split into (1 for `None`).
+
+    Scale the per-device batch size by this to get the global batch size
+    that `fit` takes.
+    """
+    if distribution is None:
+        return 1
+    if hasattr(distribution, "num_replicas_in_sync"):  # tf.distribute
+        return int(distribution.num_replicas_in_sync)
+    mesh = distribution.device_mesh
+    return int(mesh.shape[mesh.axis_names.index(distribution.batch_dim_name)])
+
+
+def _unsupported(backend, what):
+    if backend == "torch":
+        return _TORCH_MESSAGE.format(version=keras.__version__)
+    return f"{what} is not available on the {backend!r} backend."
+
+
+def _jax_devices(devices):
+    if devices is None:
+        return keras.distribution.list_devices()
+    return list(devices)
+
+
+def _tf_devices(devices):
+    import tensorflow as tf
+
+    if devices is not None:
+        return list(devices)
+    accelerators = tf.config.list_logical_devices("GPU")
+    accelerators = accelerators or tf.config.list_logical_devices("CPU")
+    return [device.name for device in accelerators]
