@@ -10,6 +10,7 @@ model = kvae.VAE(kvae.layers.ConvEncoder(16), kvae.layers.ConvDecoder())
 from kvae import callbacks
 from kvae import datasets
 from kvae import distribution
+from kvae import evaluation
 from kvae import layers
 from kvae import metrics
 from kvae.vae import VAE
@@ -21,6 +22,7 @@ __all__ = [
     "callbacks",
     "datasets",
     "distribution",
+    "evaluation",
     "layers",
     "metrics",
 ]

@@ -1,0 +1,39 @@
+"""MNIST latent-size study: the same conv VAE with latent sizes 2, 4, 16.
+
+Each size trains into --out/latent_<d>/ (model.keras, history.csv,
+metrics.json, latent_space.gif, reconstructions.gif, metrics.png with
+train/test MSE, SSIM and PSNR); then --out (runs/mnist) gets summary.md,
+a markdown table comparing the sizes, and comparison.png.
+
+    python recipes/mnist.py --manual-dir ../shared/data/mnist
+    python recipes/mnist.py --latent-dims 2 8 32 --binarize dynamic
+"""
+
+from kvae import experiment
+
+CONFIG = experiment.Config(
+    name="mnist",
+    dataset="mnist",
+    out="runs/mnist",
+    model="conv",
+    likelihood="bernoulli",
+    latent_dims=(2, 4, 16),
+    filters=(32, 64),
+    dense_units=256,
+    epochs=20,
+    batch_size=128,
+    learning_rate=1e-3,
+    gifs=("latent_space", "reconstructions"),
+    plots=("metrics",),
+    iwae_samples=1000,
+    iwae_examples=1000,
+)
+
+
+def main(argv=None):
+    config = experiment.parse_args(CONFIG, argv, description=__doc__)
+    return experiment.run_latent_study(config)
+
+
+if __name__ == "__main__":
+    experiment.cli(main)

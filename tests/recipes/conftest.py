@@ -1,0 +1,102 @@
+import importlib.util
+import json
+import math
+import os
+
+import imageio.v3 as iio
+import pytest
+
+RECIPES = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "recipes"
+)
+
+
+@pytest.fixture
+def load_recipe():
+    """`load_recipe("kmnist")`: the recipe script as a module."""
+
+    def load(name):
+        path = os.path.join(RECIPES, f"{name}.py")
+        spec = importlib.util.spec_from_file_location(f"recipe_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+def gif_frames(path):
+    """Number of frames of the GIF at `path`."""
+    return len(iio.imread(path, index=None))
+
+
+def read_metrics(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+# Every recipe's metrics.json holds these, finite.
+METRIC_KEYS = (
+    "negative_elbo",
+    "reconstruction_loss",
+    "kl_loss",
+    "iwae_nll",
+    "mse",
+    "ssim",
+    "psnr",
+    "train_img_per_s",
+    "epoch_s",
+    "wall_time_s",
+)
+INFO_KEYS = ("backend", "kvae_version", "keras_version", "device")
+
+
+def _check_run_folder(folder, epochs, gifs, backend):
+    """Asserts on every file a run promises; returns its metrics."""
+    names = set(os.listdir(folder))
+    expected = {"model.keras", "history.csv", "metrics.json", "metrics.png"}
+    expected |= {f"{g}.gif" for g in gifs}
+    assert expected <= names, sorted(names)
+    # Nothing half-written is left behind.
+    assert not [n for n in names if n.startswith(".")], sorted(names)
+    metrics = read_metrics(os.path.join(folder, "metrics.json"))
+    for key in METRIC_KEYS:
+        assert isinstance(metrics[key], (int, float)), (key, metrics[key])
+        assert math.isfinite(metrics[key]), (key, metrics[key])
+    for key in INFO_KEYS:
+        assert metrics[key], key
+    assert metrics["backend"] == backend
+    assert metrics["epochs"] == epochs
+    assert len(metrics["epoch_seconds"]) == epochs
+    assert metrics["iwae_nll"] <= metrics["negative_elbo"] + 5.0
+    assert -1.0 <= metrics["ssim"] <= 1.0
+    assert sorted(metrics["files"]) == sorted(
+        n for n in names if n in metrics["files"]
+    )
+    with open(os.path.join(folder, "history.csv"), encoding="utf-8") as f:
+        rows = f.read().strip().splitlines()
+    header = rows[0].split(",")
+    assert len(rows) == 1 + epochs
+    for column in ("loss", "val_loss", "ssim", "val_ssim", "val_psnr"):
+        assert column in header, header
+    for gif in gifs:
+        frames = gif_frames(os.path.join(folder, f"{gif}.gif"))
+        if gif == "interpolation":
+            # There and back along a 10-point path, drawn at the end.
+            assert frames == 2 * 10 - 2, (gif, frames)
+        else:
+            assert frames == epochs, (gif, frames)
+    with open(os.path.join(folder, "metrics.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    return metrics
+
+
+@pytest.fixture
+def check_run_folder():
+    """`check_run_folder(folder, epochs, gifs, backend) -> metrics`."""
+    return _check_run_folder
+
+
+@pytest.fixture
+def metrics_of():
+    return read_metrics
