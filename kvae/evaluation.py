@@ -132,6 +132,7 @@ def importance_weighted_nll(
     seed=0,
     reduce=True,
     chunk_size=None,
+    verbose=0,
 ):
     """Importance-weighted estimate of `-log p(x)` (the IWAE bound).
 
@@ -166,6 +167,8 @@ def importance_weighted_nll(
             per-image estimates (a NumPy array `(n,)`) if `False`.
         chunk_size: int or `None`. Samples decoded at once per batch;
             `None` picks one from the same budget.
+        verbose: int. 0 is silent, 1 shows a progress bar over the images
+            (with the time left), 2 prints one line when done.
 
     Returns:
         float, or NumPy array `(n,)` with `reduce=False`: nats per image.
@@ -193,6 +196,10 @@ def importance_weighted_nll(
     chunk_size = min(chunk_size, num_samples)
     rng = np.random.default_rng(seed)
     fn = _compiled(model)
+    progbar = keras.utils.Progbar(
+        _num_images(x), verbose=verbose, unit_name="image"
+    )
+    done = 0
     estimates = []
     for images in _batches(x, batch_size):
         if not model.built:
@@ -205,6 +212,10 @@ def importance_weighted_nll(
                 (k, len(images), latent_dim), dtype=np.float32
             )
             sums.append(np.asarray(ops.convert_to_numpy(fn(images, eps))))
+            # Whole images only: the bar moves within a batch as its
+            # chunks of samples are done, and reaches each batch's end.
+            progbar.update(done + len(images) * (start + k) // num_samples)
+        done += len(images)
         sums = np.stack(sums).astype(np.float64)
         top = sums.max(axis=0)
         log_mean = (
@@ -213,6 +224,8 @@ def importance_weighted_nll(
         estimates.append(-log_mean)
     if not estimates:
         raise ValueError("importance_weighted_nll got no images.")
+    if progbar.target is None:
+        progbar.update(done, finalize=True)
     estimates = np.concatenate(estimates)
     return float(estimates.mean()) if reduce else estimates
 
@@ -244,6 +257,13 @@ def _batches(x, batch_size):
     for batch in x:
         images, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
         yield np.asarray(ops.convert_to_numpy(images), dtype=np.float32)
+
+
+def _num_images(x):
+    """The number of images in an array (the progress bar's target)."""
+    if hasattr(x, "shape") and not _is_dataset(x):
+        return int(x.shape[0])
+    return None
 
 
 def _is_dataset(x):
@@ -279,7 +299,8 @@ def evaluate(
             passes per image); `None` uses all.
         batch_size: int or `None`. Batch size of `model.evaluate`.
         seed: int. Seed of the importance samples.
-        verbose: int. Passed to `model.evaluate`.
+        verbose: int. Passed to `model.evaluate` and to
+            `importance_weighted_nll` (1: progress bars).
 
     Returns:
         dict with `negative_elbo`, `reconstruction_loss`, `kl_loss` (nats
@@ -298,7 +319,7 @@ def evaluate(
     if num_samples:
         subset = x if num_examples is None else x[:num_examples]
         result["iwae_nll"] = importance_weighted_nll(
-            model, subset, num_samples=num_samples, seed=seed
+            model, subset, num_samples=num_samples, seed=seed, verbose=verbose
         )
         result["iwae_samples"] = int(num_samples)
         result["iwae_examples"] = int(len(subset))

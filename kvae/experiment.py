@@ -46,6 +46,7 @@ import numpy as np
 
 from kvae import callbacks as kvae_callbacks
 from kvae import datasets
+from kvae import distribution
 from kvae import evaluation
 from kvae import layers
 from kvae.vae import VAE
@@ -126,6 +127,8 @@ class Config:
         interpolation_grid: `(rows, cols)` of interpolated pairs.
         interpolation_method: str. "linear" or "spherical".
         interpolation_steps: int. Points on each interpolation path.
+        interpolation_scale: int or `None`. Upscaling of its images (by
+            default small images are enlarged to about 48 pixels).
         verbose: int. Keras's `verbose` for `fit`: 1 shows a progress bar.
         distribute: str or `None`. A `kvae.distribution` strategy name;
             see `distribution_scope`.
@@ -167,6 +170,7 @@ class Config:
     interpolation_grid: tuple = (2, 4)
     interpolation_method: str = "linear"
     interpolation_steps: int = 10
+    interpolation_scale: int | None = None
     verbose: int = 1
     distribute: str | None = None
 
@@ -297,6 +301,14 @@ def argument_parser(config, description=None):
             default=config.image_size,
             help="Side of the square RGB images (default 64).",
         )
+    if config.likelihood == "gaussian":
+        add(
+            "--sigma",
+            type=_sigma,
+            default=config.sigma,
+            help="Standard deviation of the Gaussian likelihood: a number, "
+            "or 'learned' (default %(default)s).",
+        )
     if config.dataset in GRAYSCALE_DATASETS:
         add(
             "--binarize",
@@ -318,6 +330,14 @@ def argument_parser(config, description=None):
         type=_positive,
         default=config.iwae_examples,
         help="Test images used by the NLL estimate (default %(default)s).",
+    )
+    add(
+        "--distribute",
+        choices=distribution.STRATEGIES,
+        default=config.distribute or "none",
+        help="Train on several devices: 'data_parallel' (JAX or "
+        "TensorFlow) or 'model_parallel' (JAX); see docs/distribution.md "
+        "(default %(default)s).",
     )
     add(
         "--verbose",
@@ -353,17 +373,29 @@ def config_from_args(config, args):
         "iwae_samples": args.iwae_samples,
         "iwae_examples": args.iwae_examples,
         "verbose": args.verbose,
+        "distribute": None if args.distribute == "none" else args.distribute,
     }
     if getattr(args, "latent_dims", None) is not None:
         values["latent_dims"] = tuple(args.latent_dims)
     if getattr(args, "binarize", None) is not None:
         values["binarize"] = None if args.binarize == "none" else args.binarize
+    if getattr(args, "sigma", None) is not None:
+        values["sigma"] = args.sigma
     if getattr(args, "image_size", None) is not None:
         values["image_size"] = args.image_size
     if getattr(args, "images", None):
         values["images"] = args.images
         values["dataset"] = "images"
     return dataclasses.replace(config, **values)
+
+
+def _sigma(text):
+    if text == "learned":
+        return text
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
 
 
 def _positive(text):
@@ -453,6 +485,8 @@ def _load_grayscale(config, train_split, test_split):
             )
             num_train = len(train)
     except datasets.DatasetError as error:
+        if not train_split.startswith("train"):
+            raise
         raise datasets.DatasetError(
             f"{error}\n\n{_partial_data_hint(config, train_split)}"
         ) from None
@@ -475,14 +509,14 @@ def _load_grayscale(config, train_split, test_split):
 
 
 def _partial_data_hint(config, train_split):
-    script = f"recipes/{config.name}.py"
+    folder = config.manual_dir or "DIR"
     return (
-        f"The training split {train_split!r} of {config.dataset!r} could "
-        "not be loaded. Either put the missing file(s) named above in the "
-        "folder given by --manual-dir, or, with the test split alone, train "
-        "on part of it and test on the rest:\n"
-        f"  python {script} --manual-dir DIR --train-split 'test[:9000]' "
-        "--test-split 'test[9000:]'"
+        f"The training split {train_split!r} could not be loaded. If its "
+        "files are missing, put them in the folder given by --manual-dir; "
+        "or, with the test split alone, train on part of it and test on "
+        "the rest:\n"
+        f"  python recipes/{config.name}.py --manual-dir {folder} "
+        "--train-split 'test[:9000]' --test-split 'test[9000:]'"
     )
 
 
@@ -501,15 +535,23 @@ def _load_rgb(config, train_split, test_split):
         image_size=config.image_size,
         directory=config.images if config.dataset == "images" else None,
     )
-    train = datasets.load(
-        config.dataset,
-        split=train_split,
-        batch_size=config.batch_size,
-        shuffle=True,
-        seed=config.seed,
-        max_examples=config.max_train_examples,
-        **common,
-    )
+    try:
+        train = datasets.load(
+            config.dataset,
+            split=train_split,
+            batch_size=config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            max_examples=config.max_train_examples,
+            **common,
+        )
+    except datasets.DatasetError as error:
+        if config.dataset == "images":
+            raise
+        raise datasets.DatasetError(
+            f"{error}\n\nOr train on a folder of images instead: "
+            f"python recipes/{config.name}.py --images DIR"
+        ) from None
     # The first pass counts the images and fills the pipeline's cache.
     num_train = _count_examples(train)
     test = datasets.load(
@@ -621,11 +663,9 @@ def distribution_scope(config):
     """The context in which the model and optimizer are created.
 
     `config.distribute` names a `kvae.distribution` strategy ("none",
-    "data_parallel", "model_parallel"); `None` trains on one device. No
-    recipe flag sets it yet: this is where `--distribute` plugs in.
+    "data_parallel", "model_parallel"), as the `--distribute` flag sets
+    it; `None` trains on one device.
     """
-    from kvae import distribution
-
     return distribution.scope(distribution.get(config.distribute))
 
 
@@ -686,6 +726,7 @@ def make_callbacks(config, data, out):
                 grid_size=grid,
                 steps=config.interpolation_steps,
                 method=config.interpolation_method,
+                scale=config.interpolation_scale,
             )
         )
     if "latent_space" in config.gifs:
@@ -822,11 +863,13 @@ def train_and_evaluate(config, announce=True):
     """
     start = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
+    # Resolved first: a strategy this backend lacks fails before any work.
+    strategy = distribution.get(config.distribute)
     data = load_data(config)
     # Created once the data is found: a run that cannot start leaves none.
     out = _prepare_output(config.out)
     steps_per_epoch = math.ceil(data.num_train / config.batch_size)
-    with distribution_scope(config):
+    with distribution.scope(strategy):
         model = build_model(config, data.image_shape)
         model.compile(optimizer=build_optimizer(config, steps_per_epoch))
     timer = TrainTimer()
@@ -880,6 +923,7 @@ def train_and_evaluate(config, announce=True):
         # The batch size of validation: the test step is compiled already.
         batch_size=config.batch_size,
         seed=config.seed,
+        verbose=config.verbose if announce else 0,
     )
     save_model(model, os.path.join(out, "model.keras"))
     if "latent_pca" in config.plots:

@@ -198,6 +198,28 @@ def test_chunks_batches_and_iterables_give_the_same_estimate():
     assert not np.allclose(other, whole)
 
 
+def test_progress_bar_counts_images_and_leaves_the_estimate_alone(capsys):
+    model, x, _, _ = linear_gaussian(mean_scale=0.8, extra_log_var=0.5)
+    x = x[:50]
+    quiet = evaluation.importance_weighted_nll(
+        model, x, num_samples=30, batch_size=20, chunk_size=7, seed=3
+    )
+    assert capsys.readouterr().out == ""
+    shown = evaluation.importance_weighted_nll(
+        model, x, num_samples=30, batch_size=20, chunk_size=7, seed=3, verbose=1
+    )
+    printed = capsys.readouterr().out
+    assert shown == quiet
+    # The bar reaches every image, and moves within a batch's chunks.
+    assert "50/50" in printed and "image" in printed
+    assert " 4/50" in printed  # 7 of 30 samples for 20 images
+    # An iterable of unknown length still ends with its count.
+    evaluation.importance_weighted_nll(
+        model, [x[:20], x[20:]], num_samples=5, seed=3, verbose=1
+    )
+    assert "50/Unknown" in capsys.readouterr().out
+
+
 def test_bernoulli_matches_quadrature():
     # 1-D latent: log p(x) = log integral N(z; 0, 1) prod_j Bern(x_j; s(z)).
     rng = np.random.default_rng(5)

@@ -55,7 +55,7 @@ def test_dogs_from_an_image_folder(
 
     model = keras.saving.load_model(out / "model.keras")
     assert isinstance(model.encoder, kvae.layers.ResidualEncoder)
-    assert model.likelihood == "gaussian" and model.sigma == "learned"
+    assert model.likelihood == "gaussian" and model.sigma == 0.1
     optimizer = model.optimizer
     assert isinstance(optimizer, keras.optimizers.AdamW)
     assert optimizer.weight_decay == pytest.approx(1e-5)

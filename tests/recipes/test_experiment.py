@@ -62,6 +62,12 @@ def test_recipe_specific_flags(load_recipe):
     folder = experiment.parse_args(dogs, ["--images", "some/folder"])
     assert folder.dataset == "images" and folder.images == "some/folder"
     assert folder.splits == ("train[:90%]", "train[90%:]")
+    assert experiment.parse_args(dogs, ["--sigma", "learned"]).sigma == (
+        "learned"
+    )
+    assert experiment.parse_args(dogs, ["--sigma", "0.3"]).sigma == 0.3
+    with pytest.raises(SystemExit):
+        experiment.parse_args(dogs, ["--sigma", "-1"])
     with pytest.raises(SystemExit):
         experiment.parse_args(load_recipe("kmnist").CONFIG, ["--images", "x"])
 
@@ -120,6 +126,21 @@ def test_flags_default_to_the_config(load_recipe):
     for name in ("kmnist", "mnist", "dogs"):
         config = load_recipe(name).CONFIG
         assert experiment.parse_args(config, []) == config, name
+
+
+def test_distribute_flag(load_recipe):
+    for name in ("kmnist", "mnist", "dogs"):
+        config = load_recipe(name).CONFIG
+        assert experiment.parse_args(config, []).distribute is None
+        parsed = experiment.parse_args(
+            config, ["--distribute", "data_parallel"]
+        )
+        assert parsed.distribute == "data_parallel"
+        assert experiment.parse_args(config, ["--distribute", "none"]) == (
+            experiment.parse_args(config, [])
+        )
+        with pytest.raises(SystemExit):
+            experiment.parse_args(config, ["--distribute", "all_gpus"])
 
 
 def test_distribution_scope_defaults_to_one_device():

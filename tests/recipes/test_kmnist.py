@@ -77,6 +77,29 @@ def test_kmnist_end_to_end(
     assert tuple(model.reconstruct(x).shape) == (2, 28, 28, 1)
 
 
+@pytest.mark.slow
+def test_kmnist_distribute_data_parallel(shared_data, load_recipe, tmp_path):
+    recipe = load_recipe("kmnist")
+    out = tmp_path / "kmnist"
+    flags = tiny_flags(shared_data, out) + ["--distribute", "data_parallel"]
+    if keras.backend.backend() == "torch":
+        # Refused before any data is read or any folder made.
+        with pytest.raises(NotImplementedError, match="KERAS_BACKEND=jax"):
+            recipe.main(flags + ["--manual-dir", str(tmp_path / "nothing")])
+        assert not out.exists()
+        return
+    try:
+        metrics = recipe.main(flags + ["--epochs", "1"])
+        if keras.backend.backend() == "jax":
+            distribution = keras.distribution.distribution()
+            assert isinstance(distribution, keras.distribution.DataParallel)
+    finally:
+        keras.distribution.set_distribution(None)
+    assert np.isfinite(metrics["negative_elbo"])
+    model = keras.saving.load_model(out / "model.keras")
+    assert isinstance(model, kvae.VAE)
+
+
 def test_missing_train_images_say_what_to_do(
     shared_data, load_recipe, tmp_path
 ):
@@ -91,7 +114,10 @@ def test_missing_train_images_say_what_to_do(
     message = str(info.value)
     assert "train-images-idx3-ubyte.gz" in message
     assert os.path.abspath(folder) in message
-    assert "--train-split 'test[:9000]' --test-split 'test[9000:]'" in message
+    assert (
+        f"--manual-dir {folder} --train-split 'test[:9000]' "
+        "--test-split 'test[9000:]'"
+    ) in message
 
 
 def test_cli_prints_the_error_without_traceback(
