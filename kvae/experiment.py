@@ -118,7 +118,8 @@ class Config:
             train on a new Bernoulli sample of each image every epoch and
             test on one fixed sample, the setting of published likelihoods.
         iwae_samples: int. `k` of the importance-weighted NLL; 0 skips it.
-        iwae_examples: int or `None`. Test images it uses (`None`: all).
+        iwae_examples: int or `None`. Test images it uses, drawn at
+            random with `seed` (`None`: all).
         gifs: tuple of str. Among "reconstructions", "samples",
             "interpolation", "latent_space".
         plots: tuple of str. Among "metrics", "latent_pca".
@@ -329,7 +330,8 @@ def argument_parser(config, description=None):
         "--iwae-examples",
         type=_positive,
         default=config.iwae_examples,
-        help="Test images used by the NLL estimate (default %(default)s).",
+        help="Test images used by the NLL estimate, drawn at random "
+        "(default %(default)s).",
     )
     add(
         "--distribute",
@@ -1105,7 +1107,8 @@ def run_latent_study(config):
         f"({runs[0]['train_split']}), {config.epochs} epochs, batch "
         f"{config.batch_size}; test on {runs[0]['test_examples']} images "
         f"({runs[0]['test_split']}). IWAE NLL with k={k} importance "
-        f"samples on the first {runs[0].get('iwae_examples')} test images. "
+        f"samples on {runs[0].get('iwae_examples')} test images drawn at "
+        "random. "
         f"Backend {runs[0]['backend']} ({runs[0]['device']}).\n\n"
     )
     write_text(os.path.join(out, "summary.md"), notes + table + "\n")
