@@ -1,12 +1,11 @@
 import keras
 from keras import ops
 
-from kvae.metrics.ssim import _accumulate
-from kvae.metrics.ssim import _check_images
+from kvae.metrics._image_mean import ImageMean
 
 
 @keras.saving.register_keras_serializable(package="kvae")
-class PSNR(keras.metrics.Metric):
+class PSNR(ImageMean):
     """Mean peak signal-to-noise ratio (PSNR) over images, in dB.
 
     PSNR is computed for each image from that image's mean squared error,
@@ -43,25 +42,12 @@ class PSNR(keras.metrics.Metric):
     def __init__(self, max_val=1.0, name="psnr", dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.max_val = max_val
-        self.total = self.add_variable(
-            shape=(), initializer="zeros", dtype=self.dtype, name="total"
-        )
-        self.count = self.add_variable(
-            shape=(), initializer="zeros", dtype=self.dtype, name="count"
-        )
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = ops.cast(y_true, self.dtype)
-        y_pred = ops.cast(y_pred, self.dtype)
-        _check_images(y_true, y_pred)
+    def per_image(self, y_true, y_pred):
         mse = ops.mean(ops.square(y_true - y_pred), axis=(1, 2, 3))
-        values = 10.0 * (
+        return 10.0 * (
             2.0 * ops.log10(ops.cast(self.max_val, self.dtype)) - ops.log10(mse)
         )
-        _accumulate(self, values, sample_weight)
-
-    def result(self):
-        return ops.divide_no_nan(self.total, self.count)
 
     def get_config(self):
         config = super().get_config()

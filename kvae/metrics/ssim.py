@@ -1,9 +1,11 @@
 import keras
 from keras import ops
 
+from kvae.metrics._image_mean import ImageMean
+
 
 @keras.saving.register_keras_serializable(package="kvae")
-class SSIM(keras.metrics.Metric):
+class SSIM(ImageMean):
     """Mean structural similarity (SSIM) over images.
 
     The standard definition of Wang et al. (2004), as in `tf.image.ssim`
@@ -71,18 +73,10 @@ class SSIM(keras.metrics.Metric):
         self.filter_sigma = filter_sigma
         self.k1 = k1
         self.k2 = k2
-        self.total = self.add_variable(
-            shape=(), initializer="zeros", dtype=self.dtype, name="total"
-        )
-        self.count = self.add_variable(
-            shape=(), initializer="zeros", dtype=self.dtype, name="count"
-        )
+        self.min_image_size = self.filter_size
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = ops.cast(y_true, self.dtype)
-        y_pred = ops.cast(y_pred, self.dtype)
-        _check_images(y_true, y_pred, self.filter_size)
-        values = ops.image.ssim(
+    def per_image(self, y_true, y_pred):
+        return ops.image.ssim(
             y_true,
             y_pred,
             max_val=self.max_val,
@@ -92,10 +86,6 @@ class SSIM(keras.metrics.Metric):
             k2=self.k2,
             data_format="channels_last",
         )
-        _accumulate(self, values, sample_weight)
-
-    def result(self):
-        return ops.divide_no_nan(self.total, self.count)
 
     def get_config(self):
         config = super().get_config()
@@ -109,38 +99,3 @@ class SSIM(keras.metrics.Metric):
             }
         )
         return config
-
-
-def _check_images(y_true, y_pred, min_size=1):
-    """Static shape checks shared by the image metrics."""
-    if len(y_true.shape) != 4 or len(y_pred.shape) != 4:
-        raise ValueError(
-            "Expected batches of images of shape (batch, height, width, "
-            f"channels); got {tuple(y_true.shape)} and "
-            f"{tuple(y_pred.shape)}."
-        )
-    for a, b in zip(y_true.shape[1:], y_pred.shape[1:]):
-        if a is not None and b is not None and a != b:
-            raise ValueError(
-                "`y_true` and `y_pred` must have the same shape; got "
-                f"{tuple(y_true.shape)} and {tuple(y_pred.shape)}."
-            )
-    for size in y_true.shape[1:3]:
-        if size is not None and size < min_size:
-            raise ValueError(
-                f"Images of shape {tuple(y_true.shape[1:])} are smaller "
-                f"than the SSIM window ({min_size})."
-            )
-
-
-def _accumulate(metric, values, sample_weight):
-    """Adds per-image `values` (shape `(batch,)`) to a mean's state."""
-    if sample_weight is None:
-        metric.total.assign_add(ops.sum(values))
-        metric.count.assign_add(ops.cast(ops.shape(values)[0], metric.dtype))
-        return
-    sample_weight = ops.cast(sample_weight, metric.dtype)
-    sample_weight = ops.reshape(sample_weight, (-1,))
-    sample_weight = ops.broadcast_to(sample_weight, ops.shape(values))
-    metric.total.assign_add(ops.sum(values * sample_weight))
-    metric.count.assign_add(ops.sum(sample_weight))
