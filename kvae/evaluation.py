@@ -240,9 +240,7 @@ def _compiled(model):
 
 def _batches(x, batch_size):
     """NumPy float32 batches of images from an array or an iterable."""
-    if isinstance(x, np.ndarray) or (
-        hasattr(x, "shape") and hasattr(x, "dtype") and not _is_dataset(x)
-    ):
+    if _is_array(x):
         x = np.asarray(ops.convert_to_numpy(x), dtype=np.float32)
         if x.ndim < 2:
             raise ValueError(
@@ -261,9 +259,14 @@ def _batches(x, batch_size):
 
 def _num_images(x):
     """The number of images in an array (the progress bar's target)."""
-    if hasattr(x, "shape") and not _is_dataset(x):
-        return int(x.shape[0])
-    return None
+    return int(x.shape[0]) if _is_array(x) else None
+
+
+def _is_array(x):
+    """A NumPy array or a backend tensor, not a dataset or iterable."""
+    return isinstance(x, np.ndarray) or (
+        hasattr(x, "shape") and hasattr(x, "dtype") and not _is_dataset(x)
+    )
 
 
 def _is_dataset(x):

@@ -666,7 +666,9 @@ def distribution_scope(config):
 
     `config.distribute` names a `kvae.distribution` strategy ("none",
     "data_parallel", "model_parallel"), as the `--distribute` flag sets
-    it; `None` trains on one device.
+    it; `None` trains on one device. The strategy is created at once, so
+    one that this backend lacks fails here; enter the returned context
+    later, around the creation of the model.
     """
     return distribution.scope(distribution.get(config.distribute))
 
@@ -866,12 +868,12 @@ def train_and_evaluate(config, announce=True):
     start = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     # Resolved first: a strategy this backend lacks fails before any work.
-    strategy = distribution.get(config.distribute)
+    strategy_scope = distribution_scope(config)
     data = load_data(config)
     # Created once the data is found: a run that cannot start leaves none.
     out = _prepare_output(config.out)
     steps_per_epoch = math.ceil(data.num_train / config.batch_size)
-    with distribution.scope(strategy):
+    with strategy_scope:
         model = build_model(config, data.image_shape)
         model.compile(optimizer=build_optimizer(config, steps_per_epoch))
     timer = TrainTimer()
