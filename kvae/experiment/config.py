@@ -315,8 +315,10 @@ def _validate(field, value):
 def _field_docs():
     lines = ["", "    Args:"]
     for field in dataclasses.fields(Config):
+        choices = field.metadata["choices"]
+        among = f" One of {list(choices)}." if choices else ""
         lines.append(
-            f"        {field.name}: {field.metadata['help']} "
+            f"        {field.name}: {field.metadata['help']}{among} "
             f"Default: `{field.default!r}`."
         )
     return "\n".join(lines)
