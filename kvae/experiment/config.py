@@ -9,6 +9,7 @@ here adds its flag, its help and its validation.
 
 import dataclasses
 import math
+import numbers
 
 from kvae import datasets
 from kvae import distribution
@@ -23,13 +24,17 @@ RGB_NAMES = tuple(
 )
 
 
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _positive(value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not _is_int(value) or value < 1:
         raise ValueError(f"must be a positive int, got {value!r}")
 
 
 def _non_negative(value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if not _is_int(value) or value < 0:
         raise ValueError(f"must be an int >= 0, got {value!r}")
 
 
@@ -74,7 +79,6 @@ def option(default, help, parse=str, nargs=None, choices=None, check=None):
 
 
 _COUNT = {"parse": int, "check": _positive}
-_OPTIONAL_FLOAT = {"parse": float}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,13 +157,13 @@ class Config:
         None,
         "If set, the learning rate follows a cosine decay to this value "
         "over the whole run.",
-        **_OPTIONAL_FLOAT,
+        parse=float,
     )
     weight_decay: float = option(
         0.0, "AdamW's decoupled weight decay.", parse=float
     )
     global_clipnorm: float | None = option(
-        None, "Clip the gradients to this global norm.", **_OPTIONAL_FLOAT
+        None, "Clip the gradients to this global norm.", parse=float
     )
     beta: float = option(1.0, "Weight of the KL term.", parse=float)
     seed: int = option(
