@@ -139,3 +139,14 @@ def free_bits_kl(kl, free_bits, dims):
     columns = kl.shape[-1]
     floor = free_bits * dims / columns
     return ops.sum(ops.maximum(ops.mean(kl, axis=0), floor))
+
+
+def repeat_samples(x, num_samples):
+    """`x` stacked `num_samples` times along the first axis.
+
+    Row `i * batch + j` of the result is row `j` of `x`: sample-major, the
+    layout of every `(k * batch, ...)` tensor of the bounds.
+    """
+    if isinstance(num_samples, int) and num_samples == 1:
+        return x
+    return ops.tile(x, [num_samples] + [1] * (len(x.shape) - 1))

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kvae import contracts
 from kvae import elbo
 from kvae import priors
 from kvae.backend import VAETrainer
@@ -255,7 +256,9 @@ class VAE(VAETrainer, keras.Model):
         input_shape = tuple(input_shape)
         image_shape = tuple(input_shape[1:])
         expected = _declared_input_shape(self.encoder)
-        if expected is not None and not _shapes_match(expected, image_shape):
+        if expected is not None and not contracts.shapes_match(
+            expected, image_shape
+        ):
             raise ValueError(
                 f"The data has images of shape {image_shape}, but the "
                 f"encoder expects {expected}. Resize the data, or build the "
@@ -279,20 +282,20 @@ class VAE(VAETrainer, keras.Model):
     def build_latent_path(self, image_shape):
         """Builds the encoder and decoder for `image_shape` and checks that
         they chain; returns the size of the prior's latent code."""
-        encoded = _trace(
+        encoded = contracts.trace_layer(
             self.encoder,
             keras.KerasTensor((None,) + image_shape),
             f"The encoder cannot take images of shape {image_shape}",
         )
-        z_mean, _ = _check_gaussian(encoded, "The encoder")
+        z_mean, _ = contracts.check_gaussian(encoded, "The encoder")
         latent_dim = z_mean.shape[-1]
-        decoded = _trace(
+        decoded = contracts.trace_layer(
             self.decoder,
             keras.KerasTensor((None, latent_dim)),
             f"The decoder cannot take latent codes of shape "
             f"(batch, {latent_dim})",
         )
-        _check_output(decoded, image_shape)
+        contracts.check_decoder_output(decoded, image_shape)
         return latent_dim
 
     def compile(self, optimizer="adam", loss=None, **kwargs):
@@ -393,7 +396,10 @@ class VAE(VAETrainer, keras.Model):
             `(k * batch, *image_shape)`. Rows are sample-major: row
             `i * batch + j` is sample `i` of image `j`.
         """
-        z_mean, z_log_var = _repeat(self.posterior(x, training), num_samples)
+        z_mean, z_log_var = (
+            elbo.repeat_samples(t, num_samples)
+            for t in self.posterior(x, training)
+        )
         z = z_mean + ops.exp(0.5 * z_log_var) * noise(0, z_mean)
         kl = self.prior_kl(z_mean, z_log_var, z, analytic_kl)
         decoder_output = ops.cast(self.decoder(z, training=training), "float32")
@@ -430,7 +436,7 @@ class VAE(VAETrainer, keras.Model):
             log_sigma = ops.cast(self.log_sigma, "float32")
         return -elbo.reconstruction_nll(
             self.likelihood,
-            _repeat_tensor(x, num_samples),
+            elbo.repeat_samples(x, num_samples),
             decoder_output,
             log_sigma,
         )
@@ -625,7 +631,7 @@ class VAE(VAETrainer, keras.Model):
         check_images(images, self.likelihood, what)
         if not self.built:
             self.build(images.shape)
-        elif not _shapes_match(self.image_shape, images.shape[1:]):
+        elif not contracts.shapes_match(self.image_shape, images.shape[1:]):
             raise ValueError(
                 f"The {what} has images of shape {tuple(images.shape[1:])}, "
                 f"but this model was built for {self.image_shape}."
@@ -722,72 +728,5 @@ def _declared_input_shape(layer):
     return None
 
 
-def _shapes_match(a, b):
-    return len(a) == len(b) and all(
-        i is None or j is None or i == j for i, j in zip(a, b)
-    )
-
-
 def _is_number(value):
     return isinstance(value, (int, float, np.floating, np.integer))
-
-
-def _trace(layer, inputs, what):
-    """Calls `layer` on symbolic `inputs`, naming the layer on failure."""
-    try:
-        return layer(inputs)
-    except Exception as error:
-        raise ValueError(f"{what}: {error}") from error
-
-
-def _check_gaussian(encoded, who):
-    """Checks that `encoded` is a pair (z_mean, z_log_var), both `(batch,
-    latent_dim)`; returns it."""
-    if not (isinstance(encoded, (tuple, list)) and len(encoded) == 2):
-        raise ValueError(
-            f"{who} must return a pair (z_mean, z_log_var), each of "
-            f"shape (batch, latent_dim); it returned {encoded}."
-        )
-    z_mean, z_log_var = encoded
-    if not hasattr(z_mean, "shape") or not hasattr(z_log_var, "shape"):
-        raise ValueError(
-            f"{who} must return a pair of tensors (z_mean, z_log_var); it "
-            f"returned {encoded}."
-        )
-    if len(z_mean.shape) != 2 or tuple(z_mean.shape) != tuple(z_log_var.shape):
-        raise ValueError(
-            f"{who} must return z_mean and z_log_var of the same "
-            f"shape (batch, latent_dim); got {z_mean.shape} and "
-            f"{z_log_var.shape}."
-        )
-    latent_dim = z_mean.shape[-1]
-    if latent_dim is None or latent_dim < 1:
-        raise ValueError(f"latent_dim must be at least 1, got {latent_dim}.")
-    return z_mean, z_log_var
-
-
-def _check_output(decoded, image_shape):
-    """The decoder must give logits or means of the images' shape: the
-    likelihood, and so every bound, is computed pixel by pixel."""
-    if not hasattr(decoded, "shape") or not _shapes_match(
-        tuple(decoded.shape[1:]), image_shape
-    ):
-        got = (
-            tuple(decoded.shape[1:]) if hasattr(decoded, "shape") else (decoded)
-        )
-        raise ValueError(
-            f"The decoder produces images of shape {got}, but the input "
-            f"images have shape {image_shape}. They must be equal: give the "
-            f"decoder output_shape={image_shape}."
-        )
-
-
-def _repeat_tensor(x, repeats):
-    """`x` stacked `repeats` times along the first axis (sample-major)."""
-    if isinstance(repeats, int) and repeats == 1:
-        return x
-    return ops.tile(x, [repeats] + [1] * (len(x.shape) - 1))
-
-
-def _repeat(tensors, repeats):
-    return tuple(_repeat_tensor(t, repeats) for t in tensors)

@@ -121,6 +121,10 @@ class VampPrior(Prior):
             autocast=False,
         )
 
+    def get_build_config(self):
+        # Built by the model that hands it the encoder, never on its own.
+        return None
+
     def components(self):
         """The posteriors `(means, log_vars)` at the pseudo-inputs, each
         `(num_components, latent_dim)`."""
