@@ -26,6 +26,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kvae.validation import is_tf_dataset
+
 # Decoder passes per compiled call: (samples in a chunk) x (images in a
 # batch). 10,000 28x28 images are about 30 MB of float32 output.
 _DEFAULT_CHUNK_ELEMENTS = 10_000
@@ -208,7 +210,7 @@ def _batches(x, batch_size):
         for start in range(0, len(x), batch_size):
             yield x[start : start + batch_size]
         return
-    if _is_dataset(x):
+    if is_tf_dataset(x):
         x = x.as_numpy_iterator()
     for batch in x:
         images, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
@@ -223,13 +225,7 @@ def _num_images(x):
 def _is_array(x):
     """A NumPy array or a backend tensor, not a dataset or iterable."""
     return isinstance(x, np.ndarray) or (
-        hasattr(x, "shape") and hasattr(x, "dtype") and not _is_dataset(x)
-    )
-
-
-def _is_dataset(x):
-    return type(x).__module__.startswith("tensorflow") and hasattr(
-        x, "as_numpy_iterator"
+        hasattr(x, "shape") and hasattr(x, "dtype") and not is_tf_dataset(x)
     )
 
 

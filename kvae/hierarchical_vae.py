@@ -174,8 +174,8 @@ class HierarchicalVAE(VAE):
                 )
             else:
                 kl = ops.expand_dims(
-                    elbo.gaussian_log_density(z, z_mean, z_log_var)
-                    - elbo.gaussian_log_density(z, p_mean, p_log_var),
+                    elbo.gaussian_log_prob(z, z_mean, z_log_var)
+                    - elbo.gaussian_log_prob(z, p_mean, p_log_var),
                     -1,
                 )
             kl_terms[level] = kl

@@ -4,13 +4,13 @@ and gradients on TensorFlow, JAX and PyTorch, for every kind of model
 
 import importlib.util
 import os
-import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
 
+from kvae.utils import run_with_backend
 from tests import parity_worker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,11 +18,10 @@ BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def run_worker(backend, path):
-    env = dict(os.environ, KERAS_BACKEND=backend)
-    subprocess.run(
+    run_with_backend(
         [sys.executable, "-m", "tests.parity_worker", str(path)],
+        backend,
         cwd=ROOT,
-        env=env,
         check=True,
         capture_output=True,
     )

@@ -62,7 +62,7 @@ class Prior(keras.layers.Layer):
         estimate `log q(z | x) - log p(z)`. Summed over its last axis, it
         is an unbiased estimate of `KL(q || p)`.
         """
-        log_q = elbo.gaussian_log_density(z, z_mean, z_log_var)
+        log_q = elbo.gaussian_log_prob(z, z_mean, z_log_var)
         return ops.expand_dims(log_q - self.log_prob(z), -1)
 
 

@@ -25,7 +25,7 @@ def mixture_log_prob(z, means, log_vars, log_weights):
     `z` is `(..., d)`, `means` and `log_vars` `(K, d)`, `log_weights`
     `(K,)` (log-probabilities that sum to one). Returns `(...)`.
     """
-    per_component = elbo.gaussian_log_density(
+    per_component = elbo.gaussian_log_prob(
         ops.expand_dims(z, -2), means, log_vars
     )
     return ops.logsumexp(per_component + log_weights, axis=-1)
