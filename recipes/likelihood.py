@@ -29,7 +29,6 @@ CONFIG = experiment.Config(
     level_dims=(32, 16),
     latent_dim=32,
     prior="vamp",
-    prior_components=500,
     objective="elbo",
     num_samples=1,
     filters=(32, 64),

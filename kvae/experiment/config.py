@@ -310,6 +310,14 @@ class Config:
                     f"dataset {RGB_NAMES}, not {self.dataset!r}."
                 )
             object.__setattr__(self, "dataset", "images")
+        if self.prior_components is not None and self.prior not in (
+            "mixture_of_gaussians",
+            "vamp",
+        ):
+            raise ValueError(
+                "prior_components sets the components of a "
+                f"mixture_of_gaussians or vamp prior, not {self.prior!r}."
+            )
         if self.binarize and self.dataset not in datasets.GRAYSCALE_NAMES:
             raise ValueError(
                 f"binarize='dynamic' is for {datasets.GRAYSCALE_NAMES}, not "

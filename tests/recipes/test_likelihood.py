@@ -105,6 +105,10 @@ def test_likelihood_iwae_variant(shared_data, load_recipe, tmp_path):
         (["--objective", "iw"], "Unknown objective"),
         (["--free-bits", "-1"], "free_bits must be a number >= 0"),
         (["--num-samples", "0"], "num_samples must be a positive int"),
+        (
+            ["--prior", "standard_normal", "--prior-components", "5"],
+            "prior_components sets the components",
+        ),
     ],
 )
 def test_bad_flags(load_recipe, capsys, flags, match):
