@@ -13,6 +13,8 @@ import numbers
 
 from kvae import datasets
 from kvae import distribution
+from kvae import priors
+from kvae.vae import VAE
 
 # The folder route (`--images DIR`) is one split, "train", in a fixed
 # shuffled order: these slices are the default train/test split of it.
@@ -45,6 +47,11 @@ def _sigma(value):
         raise ValueError(
             f"must be a positive number or 'learned', got {value!r}"
         )
+
+
+def _non_negative_float(value):
+    if not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"must be a number >= 0, got {value!r}")
 
 
 def _parse_sigma(text):
@@ -107,9 +114,10 @@ class Config:
     out: str = option("runs/experiment", "Output folder.")
     model: str = option(
         "conv",
-        "'conv' (ConvEncoder/ConvDecoder) or 'residual' "
-        "(ResidualEncoder/ResidualDecoder).",
-        choices=("conv", "residual"),
+        "'conv' (ConvEncoder/ConvDecoder), 'residual' "
+        "(ResidualEncoder/ResidualDecoder) or 'ladder' (a HierarchicalVAE "
+        "of LadderEncoder/LadderDecoder with --level-dims).",
+        choices=("conv", "residual", "ladder"),
     )
     likelihood: str = option(
         "bernoulli",
@@ -131,6 +139,36 @@ class Config:
         nargs="+",
         **_COUNT,
     )
+    level_dims: tuple = option(
+        (32, 16),
+        "Latent sizes of the levels of --model ladder, bottom first (one "
+        "--filters entry each); --latent-dim is then ignored.",
+        nargs="+",
+        **_COUNT,
+    )
+    prior: str = option(
+        "standard_normal",
+        "The prior p(z) (kvae.priors).",
+        choices=tuple(priors.PRIORS),
+    )
+    prior_components: int | None = option(
+        None,
+        "Components of a mixture_of_gaussians or vamp prior (None: the "
+        "prior's default, 10 and 500).",
+        **_COUNT,
+    )
+    objective: str = option(
+        "elbo", "Training objective.", choices=VAE.OBJECTIVES
+    )
+    num_samples: int = option(
+        1, "Latent samples per image and step (k of IWAE).", **_COUNT
+    )
+    free_bits: float = option(
+        0.0,
+        "KL floor in nats per latent dimension (ELBO only); 0 for none.",
+        parse=float,
+        check=_non_negative_float,
+    )
     filters: tuple = option(
         (32, 64),
         "Encoder filters per stage; the decoder mirrors them.",
@@ -150,9 +188,7 @@ class Config:
     optimizer: str = option(
         "adam", "'adam' or 'adamw'.", choices=("adam", "adamw")
     )
-    learning_rate: float = option(
-        1e-3, "Initial learning rate.", parse=float
-    )
+    learning_rate: float = option(1e-3, "Initial learning rate.", parse=float)
     final_learning_rate: float | None = option(
         None,
         "If set, the learning rate follows a cosine decay to this value "
@@ -274,6 +310,14 @@ class Config:
                     f"dataset {RGB_NAMES}, not {self.dataset!r}."
                 )
             object.__setattr__(self, "dataset", "images")
+        if self.prior_components is not None and self.prior not in (
+            "mixture_of_gaussians",
+            "vamp",
+        ):
+            raise ValueError(
+                "prior_components sets the components of a "
+                f"mixture_of_gaussians or vamp prior, not {self.prior!r}."
+            )
         if self.binarize and self.dataset not in datasets.GRAYSCALE_NAMES:
             raise ValueError(
                 f"binarize='dynamic' is for {datasets.GRAYSCALE_NAMES}, not "
