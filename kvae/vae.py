@@ -48,9 +48,19 @@ class VAE(VAETrainer, keras.Model):
         beta: float. Weight of the KL term (`beta`-VAE).
         kl_warmup_steps: int. If positive, the KL weight rises linearly from
             `beta / kl_warmup_steps` to `beta` over this many training steps.
-        sigma: float or `"learned"`. Standard deviation of the Gaussian
-            likelihood: fixed, or a trainable scalar (initialized at 1).
-            Ignored by the Bernoulli likelihood.
+        sigma: float, `"learned"` or `"optimal"`. Standard deviation of
+            the Gaussian likelihood: fixed, a trainable scalar (initialized
+            at 1), or, with `"optimal"`, its maximum-likelihood value for
+            each training batch, the root-mean-square reconstruction error
+            of the batch over all pixels (log sigma floored at -6; no
+            gradient flows through it, and none would at the optimum).
+            `evaluate` and the IWAE bound use a running estimate of it from
+            the training batches (the exact mean of the batch variances
+            over the first 100 steps, then a moving average with momentum
+            0.99), kept in the non-trainable `log_sigma` weight and saved
+            with the model. With `"learned"` or `"optimal"`, `fit` logs
+            `sigma`. Ignored by the Bernoulli likelihood. See
+            docs/concepts.md.
         image_metrics: bool. Track MSE, SSIM and PSNR of the mean
             reconstruction in `fit` and `evaluate`. Set to `False` to skip
             their (small) cost.
@@ -81,6 +91,8 @@ class VAE(VAETrainer, keras.Model):
 
     Reference:
     - [Kingma and Welling, 2013](https://arxiv.org/abs/1312.6114)
+    - [Rybkin, Daniilidis and Levine, 2021](https://arxiv.org/abs/2006.13202)
+      for `sigma="optimal"`
     """
 
     def __init__(
@@ -111,10 +123,12 @@ class VAE(VAETrainer, keras.Model):
             raise ValueError(
                 f"`kl_warmup_steps` must be >= 0, got {kl_warmup_steps}."
             )
-        if not (sigma == "learned" or (_is_number(sigma) and sigma > 0)):
+        if not (
+            sigma in ("learned", "optimal") or (_is_number(sigma) and sigma > 0)
+        ):
             raise ValueError(
-                "`sigma` must be a positive number or 'learned', got "
-                f"{sigma!r}."
+                "`sigma` must be a positive number, 'learned' or 'optimal', "
+                f"got {sigma!r}."
             )
         for role, layer in (("encoder", encoder), ("decoder", decoder)):
             if not isinstance(layer, keras.layers.Layer):
@@ -150,9 +164,18 @@ class VAE(VAETrainer, keras.Model):
                 name="log_sigma",
                 shape=(),
                 initializer=keras.initializers.Constant(
-                    0.0 if sigma == "learned" else math.log(sigma)
+                    math.log(sigma) if _is_number(sigma) else 0.0
                 ),
                 trainable=sigma == "learned",
+                autocast=False,
+            )
+        self.sigma_updates = None
+        if likelihood == "gaussian" and sigma == "optimal":
+            self.sigma_updates = self.add_weight(
+                name="sigma_updates",
+                shape=(),
+                initializer="zeros",
+                trainable=False,
                 autocast=False,
             )
         self.warmup_step = None
@@ -170,6 +193,9 @@ class VAE(VAETrainer, keras.Model):
             name="reconstruction_loss"
         )
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        self.sigma_tracker = None
+        if likelihood == "gaussian" and not _is_number(sigma):
+            self.sigma_tracker = keras.metrics.Mean(name="sigma")
         self.image_trackers = []
         if self.image_metrics:
             self.image_trackers = [
@@ -276,6 +302,11 @@ class VAE(VAETrainer, keras.Model):
         log_sigma = None
         if self.log_sigma is not None:
             log_sigma = ops.cast(self.log_sigma, "float32")
+        if self.sigma_updates is not None and training:
+            log_sigma = ops.stop_gradient(
+                elbo.optimal_log_sigma(x, decoder_output)
+            )
+            self._update_sigma_estimate(log_sigma)
         reconstruction_loss = ops.mean(
             elbo.reconstruction_nll(
                 self.likelihood, x, decoder_output, log_sigma
@@ -290,11 +321,27 @@ class VAE(VAETrainer, keras.Model):
         x_mean = ops.stop_gradient(
             elbo.output_mean(self.likelihood, decoder_output)
         )
-        return loss, {
+        aux = {
             "reconstruction_loss": reconstruction_loss,
             "kl_loss": kl_loss,
             "x_mean": x_mean,
         }
+        if log_sigma is not None:
+            aux["sigma"] = ops.exp(ops.stop_gradient(log_sigma))
+        return loss, aux
+
+    def _update_sigma_estimate(self, log_sigma):
+        """Folds a batch's optimal sigma into the `log_sigma` weight.
+
+        Averages variances: exactly over the first `1 / (1 - momentum)`
+        batches, then as a moving average.
+        """
+        steps = ops.cast(self.sigma_updates, "float32") + 1.0
+        weight = ops.maximum(1.0 / steps, 1.0 - _SIGMA_MOMENTUM)
+        old = ops.exp(2.0 * ops.cast(self.log_sigma, "float32"))
+        new = (1.0 - weight) * old + weight * ops.exp(2.0 * log_sigma)
+        self.log_sigma.assign(0.5 * ops.log(new))
+        self.sigma_updates.assign(steps)
 
     def draw_eps(self, z_mean):
         """The noise of the reparameterization, `eps ~ N(0, I)`.
@@ -326,6 +373,8 @@ class VAE(VAETrainer, keras.Model):
         self.kl_loss_tracker.update_state(
             aux["kl_loss"], sample_weight=batch_size
         )
+        if self.sigma_tracker is not None:
+            self.sigma_tracker.update_state(aux["sigma"])
         x = ops.cast(x, "float32")
         x_mean = aux["x_mean"]
         if self.image_trackers:
@@ -501,6 +550,10 @@ class VAE(VAETrainer, keras.Model):
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+
+# Momentum of the running sigma estimate of sigma="optimal".
+_SIGMA_MOMENTUM = 0.99
 
 
 def _portable_optimizer(config):

@@ -1,5 +1,6 @@
 """One SGD step of a fixed model on fixed data and noise, under the current
-backend; writes the loss, the logs and the gradients to an .npz file.
+backend; writes the loss, the logs and the gradients to an .npz file. Two
+cases: a Bernoulli VAE, and a Gaussian one with `sigma="optimal"`.
 
 Run as `KERAS_BACKEND=jax python -m tests.parity_worker OUT.npz`.
 """
@@ -12,6 +13,7 @@ import numpy as np
 import kvae
 
 BATCH, LATENT = 8, 3
+CASES = ("bernoulli", "optimal_sigma")
 
 
 class FixedNoiseVAE(kvae.VAE):
@@ -22,13 +24,18 @@ class FixedNoiseVAE(kvae.VAE):
         return keras.ops.convert_to_tensor(eps.astype("float32"))
 
 
-def one_step():
+def one_step(case="bernoulli"):
     keras.utils.clear_session()
     rng = np.random.default_rng(0)
     x = (rng.random((BATCH, 28, 28, 1)) < 0.3).astype("float32")
+    likelihood = {}
+    if case == "optimal_sigma":
+        x = rng.random((BATCH, 28, 28, 1)).astype("float32")
+        likelihood = {"likelihood": "gaussian", "sigma": "optimal"}
     model = FixedNoiseVAE(
         kvae.layers.ConvEncoder(LATENT, filters=(4, 8), dense_units=16),
         kvae.layers.ConvDecoder((28, 28, 1), filters=(8, 4), dense_units=16),
+        **likelihood,
     )
     model.build((None, 28, 28, 1))
     variables = sorted(model.trainable_variables, key=lambda v: v.path)
@@ -42,8 +49,18 @@ def one_step():
         # With plain SGD and lr=1, the update is exactly the gradient.
         after = keras.ops.convert_to_numpy(v)
         results[f"grad/{v.path}"] = before[v.path] - after
+    if case == "optimal_sigma":
+        results["log_sigma"] = keras.ops.convert_to_numpy(model.log_sigma)
     return results
 
 
+def all_cases():
+    return {
+        f"{case}:{key}": value
+        for case in CASES
+        for key, value in one_step(case).items()
+    }
+
+
 if __name__ == "__main__":
-    np.savez(sys.argv[1], **one_step())
+    np.savez(sys.argv[1], **all_cases())

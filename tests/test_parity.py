@@ -31,14 +31,37 @@ def run_worker(backend, path):
 @pytest.mark.slow
 def test_loss_and_gradients_agree_across_backends(tmp_path):
     current = keras.backend.backend()
-    results = {current: parity_worker.one_step()}
+    everything = {current: parity_worker.all_cases()}
     for backend in BACKENDS:
         if backend == current:
             continue
         if importlib.util.find_spec(backend) is None:
             pytest.skip(f"{backend} is not installed")
-        results[backend] = run_worker(backend, tmp_path / f"{backend}.npz")
+        everything[backend] = run_worker(backend, tmp_path / f"{backend}.npz")
+    for case in parity_worker.CASES:
+        results = {
+            backend: {
+                key.split(":", 1)[1]: value
+                for key, value in result.items()
+                if key.startswith(f"{case}:")
+            }
+            for backend, result in everything.items()
+        }
+        _check_agreement(results, current)
+    # sigma="optimal": the step logged and stored the same sigma.
+    reference = everything[current]
+    sigma = reference["optimal_sigma:log/sigma"]
+    assert 0.2 < sigma < 2.0
+    np.testing.assert_allclose(
+        np.log(sigma), reference["optimal_sigma:log_sigma"], rtol=1e-5
+    )
+    for backend, result in everything.items():
+        np.testing.assert_allclose(
+            result["optimal_sigma:log/sigma"], sigma, rtol=1e-5, err_msg=backend
+        )
 
+
+def _check_agreement(results, current):
     reference = results[current]
     assert reference["log/loss"] > 0
     grads = [k for k in reference if k.startswith("grad/")]
