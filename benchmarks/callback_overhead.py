@@ -28,10 +28,11 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+
+from kvae.utils import run_with_backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTION = "Callback and metric overhead"
@@ -355,10 +356,12 @@ def _run(backend):
         if argv[i] not in skip:
             command.append(argv[i])
         i += 1
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    output = subprocess.run(
-        command, env=env, capture_output=True, text=True, check=False
+    env = {
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    output = run_with_backend(
+        command, backend, env=env, capture_output=True, text=True
     )
     lines = [
         line

@@ -21,9 +21,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+
+from kvae.utils import run_with_backend
 
 SHAPE = (28, 28, 1)
 TITLE = "Distribution overhead (CPU virtual devices)"
@@ -145,11 +146,11 @@ def run_worker(backend, devices, args):
     cmd += ["--warmup", str(args.warmup)]
     cmd += ["--batch-size", str(args.batch_size)]
     cmd += ["--latent-dim", str(args.latent_dim)]
-    env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="")
+    env = {"CUDA_VISIBLE_DEVICES": ""}
     if backend == "jax":
         flags = [
             f
-            for f in env.get("XLA_FLAGS", "").split()
+            for f in os.environ.get("XLA_FLAGS", "").split()
             if "force_host_platform_device_count" not in f
         ]
         flags.append(f"--xla_force_host_platform_device_count={devices}")
@@ -157,7 +158,9 @@ def run_worker(backend, devices, args):
         # a loaded machine can cause.
         flags.append("--xla_cpu_collective_call_terminate_timeout_seconds=600")
         env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=" ".join(flags))
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = run_with_backend(
+        cmd, backend, env=env, capture_output=True, text=True
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("RESULTS "):
             return json.loads(line[len("RESULTS ") :])

@@ -36,9 +36,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+
+from kvae.utils import run_with_backend
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get(
@@ -370,10 +371,9 @@ def main():
             f"--stanford-dogs={args.stanford_dogs}",
             f"--stanford-dogs-split={args.stanford_dogs_split}",
         ]
-        env = dict(os.environ, KERAS_BACKEND=backend)
         print(f"[{backend}] running...", flush=True)
-        done = subprocess.run(
-            command, env=env, capture_output=True, text=True, check=False
+        done = run_with_backend(
+            command, backend, capture_output=True, text=True
         )
         lines = [
             line

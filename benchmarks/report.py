@@ -1,9 +1,11 @@
 """Keeps `docs/BENCHMARKS.md`: each benchmark script owns one section."""
 
 import os
-import platform
 import subprocess
 import sys
+
+from kvae.utils import machine_description
+from kvae.utils import write_text
 
 BENCHMARKS_MD = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -16,32 +18,6 @@ _HEADER = (
     "that produced it. Figures are medians over repeated measurements taken "
     "in one run; compare ratios, not absolute times across machines.\n"
 )
-
-
-def machine_description():
-    """One line naming the CPU, core count and library versions."""
-    import keras
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    versions = [
-        f"Python {platform.python_version()}",
-        f"keras {keras.__version__}",
-    ]
-    for name in ("tensorflow", "jax", "torch"):
-        try:
-            module = __import__(name)
-            versions.append(f"{name} {module.__version__}")
-        except ImportError:
-            pass
-    return f"{cpu}, {os.cpu_count()} cores; " + ", ".join(versions)
 
 
 def update_section(title, body, command=None):
@@ -64,10 +40,7 @@ def update_section(title, body, command=None):
         text = before + section + after
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
-    tmp = BENCHMARKS_MD + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, BENCHMARKS_MD)
+    write_text(BENCHMARKS_MD, text)
     print(f"Wrote section '{title}' to {BENCHMARKS_MD}")
 
 

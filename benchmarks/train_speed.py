@@ -15,9 +15,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+
+from kvae.utils import run_with_backend
 
 MODELS = {
     # name: (image shape, kvae layer factory arguments)
@@ -181,8 +182,7 @@ def run_backend(backend, args):
     cmd += ["--models", *args.models, "--epochs", str(args.epochs)]
     cmd += ["--steps", str(args.steps), "--batch-size", str(args.batch_size)]
     cmd += ["--latent-dim", str(args.latent_dim)]
-    env = dict(os.environ, KERAS_BACKEND=backend)
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = run_with_backend(cmd, backend, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULTS "):
             return json.loads(line[len("RESULTS ") :])

@@ -28,18 +28,9 @@ import contextlib
 
 import keras
 
+from kvae.backend import distribution_lib
+
 STRATEGIES = ("none", "data_parallel", "model_parallel")
-
-_TORCH_MESSAGE = (
-    "Keras {version} offers no multi-device training on the torch backend: "
-    "`keras.distribution` is implemented for JAX only, and `fit()` does not "
-    "wrap the model in torch's DistributedDataParallel. kvae does not write "
-    "its own engine, so on torch it trains on one device. For several "
-    "devices use KERAS_BACKEND=jax (keras.distribution) or "
-    "KERAS_BACKEND=tensorflow (tf.distribute); the same script and saved "
-    "models work there. See docs/distribution.md."
-)
-
 
 def data_parallel(devices=None):
     """Data-parallel training on every device, with the backend's engine.
@@ -77,18 +68,7 @@ def data_parallel(devices=None):
     model.fit(x, batch_size=256)  # the global batch, split across devices
     ```
     """
-    backend = keras.backend.backend()
-    if backend == "jax":
-        distribution = keras.distribution.DataParallel(
-            devices=_jax_devices(devices)
-        )
-        keras.distribution.set_distribution(distribution)
-        return distribution
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.distribute.MirroredStrategy(devices=_tf_devices(devices))
-    raise NotImplementedError(_unsupported(backend, "Data parallelism"))
+    return distribution_lib.data_parallel(devices)
 
 
 def model_parallel(model_parallel=2, devices=None, layout_map=None):
@@ -126,35 +106,9 @@ def model_parallel(model_parallel=2, devices=None, layout_map=None):
     )
     ```
     """
-    backend = keras.backend.backend()
-    if backend != "jax":
-        raise NotImplementedError(
-            _unsupported(backend, "Model parallelism")
-            if backend == "torch"
-            else "kvae supports model parallelism on JAX only: Keras's "
-            "`keras.distribution` for TensorFlow is an unfinished prototype. "
-            "Use data_parallel() (tf.distribute.MirroredStrategy) on "
-            "TensorFlow, or KERAS_BACKEND=jax."
-        )
-    if layout_map is None:
-        devices = _jax_devices(devices)
-        model_parallel = int(model_parallel)
-        if model_parallel < 1 or len(devices) % model_parallel:
-            raise ValueError(
-                f"`model_parallel` must divide the number of devices "
-                f"({len(devices)}); got {model_parallel}."
-            )
-        mesh = keras.distribution.DeviceMesh(
-            shape=(len(devices) // model_parallel, model_parallel),
-            axis_names=("batch", "model"),
-            devices=devices,
-        )
-        layout_map = residual_decoder_layout_map(mesh)
-    distribution = keras.distribution.ModelParallel(
-        layout_map=layout_map, batch_dim_name="batch"
+    return distribution_lib.model_parallel(
+        model_parallel, devices, layout_map, residual_decoder_layout_map
     )
-    keras.distribution.set_distribution(distribution)
-    return distribution
 
 
 def residual_decoder_layout_map(
@@ -237,29 +191,4 @@ def num_replicas(distribution=None):
     """
     if distribution is None:
         return 1
-    if hasattr(distribution, "num_replicas_in_sync"):  # tf.distribute
-        return int(distribution.num_replicas_in_sync)
-    mesh = distribution.device_mesh
-    return int(mesh.shape[mesh.axis_names.index(distribution.batch_dim_name)])
-
-
-def _unsupported(backend, what):
-    if backend == "torch":
-        return _TORCH_MESSAGE.format(version=keras.__version__)
-    return f"{what} is not available on the {backend!r} backend."
-
-
-def _jax_devices(devices):
-    if devices is None:
-        return keras.distribution.list_devices()
-    return list(devices)
-
-
-def _tf_devices(devices):
-    import tensorflow as tf
-
-    if devices is not None:
-        return list(devices)
-    accelerators = tf.config.list_logical_devices("GPU")
-    accelerators = accelerators or tf.config.list_logical_devices("CPU")
-    return [device.name for device in accelerators]
+    return distribution_lib.num_replicas(distribution)

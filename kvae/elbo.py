@@ -14,6 +14,20 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 _HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 
 
+def gaussian_log_density(standardized, log_scale, axis=-1):
+    """`log N(x; mu, sigma^2)` summed over `axis`, constants included.
+
+    Takes `(x - mu) / sigma` and `log sigma` (broadcast against each
+    other): for `z = mu + sigma * eps` the density of `q(z | x)` is
+    `gaussian_log_density(eps, 0.5 * z_log_var)`, and the standard normal
+    prior's is `gaussian_log_density(z, 0.0)`.
+    """
+    return -ops.sum(
+        _HALF_LOG_TWO_PI + log_scale + 0.5 * ops.square(standardized),
+        axis=axis,
+    )
+
+
 def gaussian_kl(z_mean, z_log_var):
     """Analytic `KL(N(mu, sigma^2) || N(0, I))` per example, in nats.
 

@@ -27,8 +27,8 @@ import numpy as np
 from keras import ops
 
 from kvae import elbo
+from kvae.validation import is_tf_dataset
 
-_HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 # Decoder passes per compiled call: (samples in a chunk) x (images in a
 # batch). 10,000 28x28 images are about 30 MB of float32 output.
 _DEFAULT_CHUNK_ELEMENTS = 10_000
@@ -96,11 +96,8 @@ def _log_weights(model, x, eps):
     latent_dim = ops.shape(eps)[-1]
     z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps
     # log q(z | x): the diagonal Gaussian density at z = mu + sigma * eps.
-    log_q = -ops.sum(
-        _HALF_LOG_TWO_PI + 0.5 * z_log_var[None] + 0.5 * ops.square(eps),
-        axis=-1,
-    )
-    log_prior = -ops.sum(_HALF_LOG_TWO_PI + 0.5 * ops.square(z), axis=-1)
+    log_q = elbo.gaussian_log_density(eps, 0.5 * z_log_var[None])
+    log_prior = elbo.gaussian_log_density(z, 0.0)
     decoder_output = model.decoder(
         ops.reshape(z, (k * batch, latent_dim)), training=False
     )
@@ -233,7 +230,7 @@ def importance_weighted_nll(
 def _compiled(model):
     # Cached with the model's other compiled inference functions, so that
     # repeated evaluations (k=1, 10, 100, ...) compile once per shape.
-    return model._inference(
+    return model.inference_function(
         "iwae_logsumexp", lambda x, eps: _chunk_logsumexp(model, x, eps)
     )
 
@@ -250,7 +247,7 @@ def _batches(x, batch_size):
         for start in range(0, len(x), batch_size):
             yield x[start : start + batch_size]
         return
-    if _is_dataset(x):
+    if is_tf_dataset(x):
         x = x.as_numpy_iterator()
     for batch in x:
         images, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
@@ -265,13 +262,7 @@ def _num_images(x):
 def _is_array(x):
     """A NumPy array or a backend tensor, not a dataset or iterable."""
     return isinstance(x, np.ndarray) or (
-        hasattr(x, "shape") and hasattr(x, "dtype") and not _is_dataset(x)
-    )
-
-
-def _is_dataset(x):
-    return type(x).__module__.startswith("tensorflow") and hasattr(
-        x, "as_numpy_iterator"
+        hasattr(x, "shape") and hasattr(x, "dtype") and not is_tf_dataset(x)
     )
 
 

@@ -12,6 +12,7 @@ from kvae.backend import compile_inference
 from kvae.metrics import PSNR
 from kvae.metrics import SSIM
 from kvae.validation import check_images
+from kvae.validation import is_tf_dataset
 from kvae.validation import peek_images
 
 
@@ -462,6 +463,19 @@ class VAE(VAETrainer, keras.Model):
             ops.cast(self.decoder(z, training=False), "float32"),
         )
 
+    def inference_function(self, name, fn):
+        """`fn` compiled for inference with this backend, cached by `name`.
+
+        `kvae.evaluation` and the `encode`/`decode`/`reconstruct` methods
+        use it, so repeated calls compile once per input shape.
+
+        Args:
+            name: str. The cache key.
+            fn: callable. A function of tensors that calls the model's
+                layers (with `training=False`).
+        """
+        return self._inference(name, fn)
+
     def _inference(self, name, fn):
         if name not in self._inference_functions:
             self._inference_functions[name] = compile_inference(self, fn)
@@ -477,7 +491,7 @@ class VAE(VAETrainer, keras.Model):
     # Early checks of the data given to fit/evaluate.
     # ------------------------------------------------------------------
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
-        if _is_tf_dataset(x):
+        if is_tf_dataset(x):
             # A tf.data pipeline shuffles itself (kvae.datasets.load does);
             # Keras only warns that its `shuffle` argument does nothing.
             kwargs.setdefault("shuffle", False)
@@ -577,12 +591,6 @@ def _portable_optimizer(config):
     if isinstance(config, list):
         return [_portable_optimizer(v) for v in config]
     return config
-
-
-def _is_tf_dataset(data):
-    return type(data).__module__.startswith("tensorflow") and hasattr(
-        data, "as_numpy_iterator"
-    )
 
 
 def _declared_input_shape(layer):

@@ -21,7 +21,7 @@ def peek_images(data):
     if isinstance(data, np.ndarray):
         return data
     module = type(data).__module__
-    if module.startswith("tensorflow") and hasattr(data, "take"):
+    if is_tf_dataset(data):
         for batch in data.take(1).as_numpy_iterator():
             return peek_images(batch)
         raise ValueError("The tf.data.Dataset given to the model is empty.")
@@ -37,6 +37,13 @@ def peek_images(data):
         except (TypeError, ValueError, RuntimeError):
             return None
     return None
+
+
+def is_tf_dataset(data):
+    """Whether `data` is a `tf.data.Dataset` (without importing TensorFlow)."""
+    return type(data).__module__.startswith("tensorflow") and hasattr(
+        data, "as_numpy_iterator"
+    )
 
 
 def check_images(images, likelihood, what="data"):

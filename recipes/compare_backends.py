@@ -17,6 +17,7 @@ import os
 import sys
 
 from kvae import experiment
+from kvae import utils
 
 RECIPES = ("kmnist", "dogs")
 
@@ -28,7 +29,7 @@ def main(argv=None):
     )
     parser.add_argument("--recipe", choices=RECIPES, default="kmnist")
     parser.add_argument(
-        "--backends", nargs="+", default=list(experiment.BACKENDS)
+        "--backends", nargs="+", default=list(utils.BACKENDS)
     )
     parser.add_argument("--out", default="runs/compare_backends")
     args, recipe_args = parser.parse_known_args(argv)

@@ -70,3 +70,30 @@ def _assert_shapes(outputs, expected, batch):
 
 def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
+
+
+def read_tensorboard(log_dir):
+    """`{tag: [(step, value), ...]}` of the TensorBoard events in `log_dir`:
+    a float for a scalar, an RGB uint8 array `(h, w, 3)` for an image."""
+    import io
+
+    from PIL import Image
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.util import tensor_util
+
+    accumulator = event_accumulator.EventAccumulator(
+        str(log_dir), size_guidance={event_accumulator.TENSORS: 0}
+    )
+    accumulator.Reload()
+    result = {}
+    for tag in accumulator.Tags()["tensors"]:
+        values = []
+        for event in accumulator.Tensors(tag):
+            array = tensor_util.make_ndarray(event.tensor_proto)
+            if array.dtype == object:  # an image: width, height, PNG
+                png = Image.open(io.BytesIO(array[2]))
+                values.append((event.step, np.asarray(png.convert("RGB"))))
+            else:
+                values.append((event.step, float(array)))
+        result[tag] = values
+    return result

@@ -138,12 +138,24 @@ def test_backup_and_restore_resumes_after_an_interruption(tmp_path):
         model.fit(X, epochs=4, batch_size=32, callbacks=[backup, Interrupt()])
     saved = weights(model)
 
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = weights(self.model)
+
     resumed = small_vae()
     resumed.compile(optimizer="adam")
+    resumed.build((None, 28, 28, 1))
+    initial = weights(resumed)
+    record = Record()
     history = resumed.fit(
-        X, epochs=4, batch_size=32, callbacks=[backup], verbose=0
+        X, epochs=4, batch_size=32, callbacks=[backup, record], verbose=0
     )
     # Epochs 0 and 1 were done; only 2 and 3 run again.
     assert len(history.history["loss"]) == 2
     assert history.epoch == [2, 3]
+    # Training resumed from the weights of the interruption, not from the
+    # new model's initial ones, and went on from there.
+    assert any(not np.allclose(a, b) for a, b in zip(saved, initial))
+    for a, b in zip(saved, record.start):
+        np.testing.assert_allclose(a, b)
     assert any(not np.allclose(a, b) for a, b in zip(saved, weights(resumed)))

@@ -3,13 +3,13 @@ and gradients on TensorFlow, JAX and PyTorch."""
 
 import importlib.util
 import os
-import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
 
+from kvae.utils import run_with_backend
 from tests import parity_worker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -17,11 +17,10 @@ BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def run_worker(backend, path):
-    env = dict(os.environ, KERAS_BACKEND=backend)
-    subprocess.run(
+    run_with_backend(
         [sys.executable, "-m", "tests.parity_worker", str(path)],
+        backend,
         cwd=ROOT,
-        env=env,
         check=True,
         capture_output=True,
     )

@@ -1,6 +1,5 @@
 import json
 import os
-import subprocess
 import sys
 import zipfile
 
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 import kvae
+from kvae.utils import run_with_backend
 from tests.helpers import to_numpy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -112,11 +112,10 @@ def test_file_loads_and_trains_under_every_other_backend(tmp_path):
     for backend in ("tensorflow", "jax", "torch"):
         if backend == keras.backend.backend():
             continue
-        env = dict(os.environ, KERAS_BACKEND=backend)
-        proc = subprocess.run(
+        proc = run_with_backend(
             [sys.executable, "-c", script, str(tmp_path)],
+            backend,
             cwd=ROOT,
-            env=env,
             capture_output=True,
             text=True,
         )

@@ -151,6 +151,20 @@ def test_public_inference_methods():
         model.decode(np.zeros((2, 3)))
 
 
+def test_kl_warmup_weight_mid_ramp():
+    # Step s (counted from 0) weighs the KL term by beta * min((s+1)/N, 1).
+    model = small_vae(kl_warmup_steps=8, beta=2.0)
+    model.compile(optimizer="adam")
+    model.fit(X[:16], epochs=1, batch_size=8, verbose=0)  # 2 steps
+    assert float(to_numpy(model.warmup_step)) == 2.0
+    x = keras.ops.convert_to_tensor(X[:8])
+    loss, aux = model.compute_elbo(x)  # not training: the step stays
+    weight = 2.0 * (2.0 + 1.0) / 8.0
+    expected = aux["reconstruction_loss"] + weight * aux["kl_loss"]
+    np.testing.assert_allclose(to_numpy(loss), to_numpy(expected), rtol=1e-5)
+    assert float(to_numpy(model.warmup_step)) == 2.0
+
+
 def test_kl_warmup_ramps_beta():
     model = small_vae(kl_warmup_steps=4, beta=2.0)
     model.compile(optimizer="adam")

@@ -1,4 +1,9 @@
-"""The thin backend-specific part of `kvae.VAE`: `train_step` and `test_step`.
+"""The thin backend-specific part of kvae, chosen once, at import.
+
+`VAETrainer` and `compile_inference`: the backend-specific part of
+`kvae.VAE` (`train_step` and `test_step`). `distribution_lib`: the
+backend's multi-device engine behind `kvae.distribution`
+(`{backend}_distribution.py`, as Keras's `backend/*/distribution_lib.py`).
 
 Keras calls `train_step(data)` on TensorFlow and PyTorch, but
 `train_step(state, data)` on JAX, where the step is a pure function of the
@@ -12,12 +17,15 @@ import keras
 _BACKEND = keras.backend.backend()
 
 if _BACKEND == "jax":
+    from kvae.backend import jax_distribution as distribution_lib
     from kvae.backend.jax import VAETrainer
     from kvae.backend.jax import compile_inference
 elif _BACKEND == "torch":
+    from kvae.backend import torch_distribution as distribution_lib
     from kvae.backend.torch import VAETrainer
     from kvae.backend.torch import compile_inference
 elif _BACKEND == "tensorflow":
+    from kvae.backend import tensorflow_distribution as distribution_lib
     from kvae.backend.tensorflow import VAETrainer
     from kvae.backend.tensorflow import compile_inference
 else:
@@ -26,4 +34,4 @@ else:
         f"but KERAS_BACKEND is '{_BACKEND}'. Set KERAS_BACKEND to one of them."
     )
 
-__all__ = ["VAETrainer", "compile_inference"]
+__all__ = ["VAETrainer", "compile_inference", "distribution_lib"]

@@ -1,5 +1,6 @@
 """Callbacks that draw training: GIFs of reconstructions, samples, the
-latent space and interpolations, and plots of the training curves.
+latent space and interpolations, plots of the training curves, and the
+newest frames as TensorBoard images.
 
 Each writes into an output folder, rewriting its file atomically (temporary
 file, then rename) whenever it draws, so a run can be watched as it goes and
@@ -16,6 +17,7 @@ from kvae.callbacks.latent_space_gif import LatentSpaceGIF
 from kvae.callbacks.metrics_plot import MetricsPlot
 from kvae.callbacks.reconstruction_gif import ReconstructionGIF
 from kvae.callbacks.sample_gif import SampleGIF
+from kvae.callbacks.tensorboard_images import TensorBoardImages
 
 __all__ = [
     "InterpolationGIF",
@@ -23,4 +25,5 @@ __all__ = [
     "MetricsPlot",
     "ReconstructionGIF",
     "SampleGIF",
+    "TensorBoardImages",
 ]

@@ -1,18 +1,17 @@
-"""Frame drawing and atomic file writing shared by the kvae callbacks.
+"""Frame drawing shared by the kvae callbacks.
 
 Everything here is NumPy, Pillow and matplotlib's object API (a `Figure` on
 an Agg canvas): no pyplot state, no window, safe in threads and on servers.
 """
 
-import contextlib
 import math
-import os
-import tempfile
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
+
+from kvae.utils.files import atomic_path
 
 # Layout of image-grid frames, in pixels.
 GAP = 2  # white space between cells
@@ -188,30 +187,6 @@ _GRAY_PALETTE = [
     for i in range(GRAY_LEVELS)
     for _ in "rgb"
 ]
-# mkstemp creates files readable by the owner only; give the final file the
-# permissions an ordinary open() would.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yields a temporary path beside `path`; renames it over `path` on
-    success, so readers never see a half-written file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
-    )
-    os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def to_palette_image(frame):
     """Bytes `(h, w)` or `(h, w, 3)` -> a Pillow palette ("P") image.
 

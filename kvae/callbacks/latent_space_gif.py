@@ -6,6 +6,7 @@ from matplotlib.ticker import MaxNLocator
 
 from kvae.callbacks import _base
 from kvae.callbacks import _frames
+from kvae.utils.pca import pca_basis
 
 _MAX_DEFAULT_POINTS = 2000
 
@@ -251,14 +252,3 @@ class LatentSpaceGIF(_base.GIFCallback):
 
 def _caption_text(label):
     return f"latent space \u00b7 {label}"
-
-
-def pca_basis(z):
-    """Orthonormal `(latent_dim, 2)` basis of the two principal axes of
-    `z`, signs fixed so that each axis's largest component is positive."""
-    centred = z - z.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    basis = vt[:2].T
-    signs = np.sign(basis[np.abs(basis).argmax(axis=0), [0, 1]])
-    signs[signs == 0] = 1.0
-    return (basis * signs).astype("float32")

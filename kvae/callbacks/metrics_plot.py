@@ -6,6 +6,7 @@ from matplotlib.ticker import MaxNLocator
 
 from kvae.callbacks import _base
 from kvae.callbacks import _frames
+from kvae.utils.files import atomic_path
 
 DEFAULT_METRICS = (
     "loss",
@@ -165,7 +166,7 @@ class MetricsPlot(_base.FrameCallback):
             wspace=0.28,
             hspace=0.65 if rows > 1 else 0.2,
         )
-        with _frames.atomic_path(self.path) as tmp:
+        with atomic_path(self.path) as tmp:
             figure.savefig(tmp, format="png", dpi=_frames.DPI)
 
     def _xs(self, key):

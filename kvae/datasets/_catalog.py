@@ -149,3 +149,11 @@ DATASETS = {spec.name: spec for spec in (MNIST, KMNIST, STANFORD_DOGS)}
 # "images" is a folder of the user's own pictures, not a tfds dataset.
 KNOWN_NAMES = ("mnist", "kmnist", "stanford_dogs", "images")
 GRAYSCALE_28 = ("mnist", "kmnist")
+
+
+def class_names(name):
+    """The class names of dataset `name` as a list, or `None` if kvae does
+    not know them (an image folder's come from its subfolders)."""
+    spec = DATASETS.get(name)
+    names = getattr(spec, "class_names", None)
+    return list(names) if names else None

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from kvae.callbacks import LatentSpaceGIF
-from kvae.callbacks.latent_space_gif import pca_basis
+from kvae.utils import pca_basis
 
 
 def test_scatter_with_2d_latent(tmp_path, train, images, labels, read_gif):

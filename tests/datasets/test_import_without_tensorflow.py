@@ -1,9 +1,10 @@
 import os
-import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from kvae.utils import run_with_backend
 
 
 @pytest.mark.slow
@@ -30,12 +31,9 @@ def test_numpy_route_without_tensorflow(shared_dir):
         """
     )
     backend = os.environ.get("KERAS_BACKEND", "jax")
-    env = dict(
-        os.environ, KERAS_BACKEND="jax" if backend == "tensorflow" else backend
-    )
-    result = subprocess.run(
+    result = run_with_backend(
         [sys.executable, "-c", code],
-        env=env,
+        "jax" if backend == "tensorflow" else backend,
         capture_output=True,
         text=True,
         timeout=120,

@@ -15,6 +15,8 @@ import keras
 import numpy as np
 import pytest
 
+from kvae.utils import backend_env
+
 ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 )
@@ -42,12 +44,7 @@ def _env(devices):
     ]
     if devices > 1:
         flags += [f"{DEVICE_FLAG}={devices}", PATIENT_COLLECTIVES]
-    return dict(
-        os.environ,
-        KERAS_BACKEND="jax",
-        JAX_PLATFORMS="cpu",
-        XLA_FLAGS=" ".join(flags),
-    )
+    return backend_env("jax", JAX_PLATFORMS="cpu", XLA_FLAGS=" ".join(flags))
 
 
 @pytest.fixture(scope="module")

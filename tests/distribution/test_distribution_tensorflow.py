@@ -13,6 +13,8 @@ import keras
 import numpy as np
 import pytest
 
+from kvae.utils import run_with_backend
+
 ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 )
@@ -31,12 +33,11 @@ pytestmark = [
 def run(tmp_path_factory):
     pytest.importorskip("tensorflow")
     out_dir = tmp_path_factory.mktemp("tf_distribution")
-    result = subprocess.run(
+    result = run_with_backend(
         [sys.executable, "-m", "tests.distribution.tf_worker", str(out_dir)],
+        "tensorflow",
+        env={"CUDA_VISIBLE_DEVICES": ""},
         cwd=ROOT,
-        env=dict(
-            os.environ, KERAS_BACKEND="tensorflow", CUDA_VISIBLE_DEVICES=""
-        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

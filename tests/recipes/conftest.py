@@ -2,9 +2,12 @@ import importlib.util
 import json
 import math
 import os
+import pathlib
 
 import imageio.v3 as iio
 import pytest
+
+from tests.helpers import read_tensorboard
 
 RECIPES = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "recipes"
@@ -51,8 +54,28 @@ METRIC_KEYS = (
 INFO_KEYS = ("backend", "kvae_version", "keras_version", "device")
 
 
-def _check_run_folder(folder, epochs, gifs, backend):
+def _check_tensorboard(log_dir, epochs, gifs, history):
+    """The TensorBoard logs hold each epoch's losses, equal to
+    history.csv's, and the reconstruction and sample grids as images."""
+    train = read_tensorboard(log_dir / "train")
+    validation = read_tensorboard(log_dir / "validation")
+    for name in ("loss", "kl_loss", "mse", "ssim", "psnr"):
+        for events, column in ((train, name), (validation, "val_" + name)):
+            steps = [step for step, _ in events[f"epoch_{name}"]]
+            assert steps == list(range(epochs)), (name, steps)
+            values = [value for _, value in events[f"epoch_{name}"]]
+            assert values == pytest.approx(history[column], rel=1e-5)
+    images = read_tensorboard(log_dir / "images")
+    expected = sorted({"reconstructions", "samples"} & set(gifs))
+    assert sorted(images) == expected
+    for tag in expected:
+        assert [step for step, _ in images[tag]] == list(range(epochs))
+        assert images[tag][0][1].ndim == 3
+
+
+def _check_run_folder(folder, epochs, gifs, backend, tensorboard=True):
     """Asserts on every file a run promises; returns its metrics."""
+    folder = pathlib.Path(folder)
     names = set(os.listdir(folder))
     expected = {"model.keras", "history.csv", "metrics.json", "metrics.png"}
     expected |= {f"{g}.gif" for g in gifs}
@@ -77,6 +100,15 @@ def _check_run_folder(folder, epochs, gifs, backend):
         rows = f.read().strip().splitlines()
     header = rows[0].split(",")
     assert len(rows) == 1 + epochs
+    history = {
+        name: [float(row.split(",")[i]) for row in rows[1:]]
+        for i, name in enumerate(header)
+    }
+    if tensorboard:
+        assert "tensorboard" in metrics["files"]
+        _check_tensorboard(folder / "tensorboard", epochs, gifs, history)
+    else:
+        assert "tensorboard" not in names
     for column in ("loss", "val_loss", "ssim", "val_ssim", "val_psnr"):
         assert column in header, header
     for gif in gifs:
@@ -93,7 +125,8 @@ def _check_run_folder(folder, epochs, gifs, backend):
 
 @pytest.fixture
 def check_run_folder():
-    """`check_run_folder(folder, epochs, gifs, backend) -> metrics`."""
+    """`check_run_folder(folder, epochs, gifs, backend, tensorboard=True)
+    -> metrics`."""
     return _check_run_folder
 
 

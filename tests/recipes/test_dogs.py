@@ -33,6 +33,7 @@ def test_dogs_from_an_image_folder(
             "8",
             "--verbose",
             "0",
+            "--no-tensorboard",
             "--out",
             str(out),
         ]
@@ -42,6 +43,7 @@ def test_dogs_from_an_image_folder(
         epochs=1,
         gifs=("reconstructions", "interpolation", "samples"),
         backend=keras.backend.backend(),
+        tensorboard=False,
     )
     # The folder's 120 photos, split 90% / 10% in a fixed order.
     assert metrics["dataset"] == "images"

@@ -1,5 +1,6 @@
 """Unit tests of `kvae.experiment`, the logic behind the recipes."""
 
+import dataclasses
 import json
 import os
 
@@ -8,6 +9,11 @@ import numpy as np
 import pytest
 
 from kvae import experiment
+from kvae import utils
+from kvae.experiment import data
+from kvae.experiment import flags
+from kvae.experiment import report
+from kvae.experiment import train
 
 
 def test_common_flags_override_the_config(load_recipe):
@@ -79,7 +85,7 @@ def test_dogs_settings(load_recipe):
         256,
         32,
     )
-    optimizer = experiment.build_optimizer(config, steps_per_epoch=10)
+    optimizer = train.build_optimizer(config, steps_per_epoch=10)
     assert isinstance(optimizer, keras.optimizers.AdamW)
     assert optimizer.weight_decay == pytest.approx(1e-5)
     assert optimizer.global_clipnorm == pytest.approx(1.0)
@@ -98,19 +104,19 @@ def test_config_rejects_unknown_choices():
 
 def test_select_examples_takes_classes_in_turn():
     labels = np.array([3, 3, 1, 1, 1, 2, 0])
-    assert experiment.select_examples(labels, 5).tolist() == [6, 2, 5, 0, 3]
-    assert len(experiment.select_examples(labels, 100)) == 7
+    assert data.select_examples(labels, 5).tolist() == [6, 2, 5, 0, 3]
+    assert len(data.select_examples(labels, 100)) == 7
 
 
 def test_write_json_is_atomic_and_strict(tmp_path):
     path = tmp_path / "metrics.json"
-    experiment.write_json(path, {"a": np.float32(1.5), "b": float("nan")})
+    utils.write_json(path, {"a": np.float32(1.5), "b": float("nan")})
     assert json.loads(path.read_text()) == {"a": 1.5, "b": None}
     assert os.listdir(tmp_path) == ["metrics.json"]
 
 
 def test_markdown_table():
-    table = experiment.markdown_table(
+    table = report.markdown_table(
         [{"a": 1, "b": 2.345}, {"a": 2}],
         (("a", "A", "{}"), ("b", "B", "{:.1f}")),
     )
@@ -146,7 +152,134 @@ def test_distribute_flag(load_recipe):
 def test_distribution_scope_defaults_to_one_device():
     for name in (None, "none"):
         config = experiment.Config(distribute=name)
-        with experiment.distribution_scope(config):
-            pass
-    with pytest.raises(ValueError, match="Unknown distribution"):
-        experiment.distribution_scope(experiment.Config(distribute="bogus"))
+        with train.distribution_scope(config):
+            model = train.build_model(config, (28, 28, 1))
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                assert not tf.distribute.has_strategy()
+        # No global distribution was set, and nothing is split.
+        assert keras.distribution.distribution() is None
+        model.build((None, 28, 28, 1))
+        assert model.encoder.built and model.decoder.built
+    with pytest.raises(ValueError, match="distribute"):
+        experiment.Config(distribute="bogus")
+
+
+# A value other than the default for every field, as command-line strings.
+# Adding a Config field without a line here fails the test below.
+NON_DEFAULT_FLAGS = {
+    "name": ["other"],
+    "dataset": ["kmnist"],
+    "out": ["elsewhere"],
+    "model": ["residual"],
+    "likelihood": ["gaussian"],
+    "sigma": ["learned"],
+    "latent_dim": ["3"],
+    "latent_dims": ["2", "5"],
+    "filters": ["4", "8", "16"],
+    "dense_units": ["7"],
+    "image_size": ["32"],
+    "epochs": ["2"],
+    "batch_size": ["16"],
+    "optimizer": ["adamw"],
+    "learning_rate": ["0.01"],
+    "final_learning_rate": ["1e-05"],
+    "weight_decay": ["0.1"],
+    "global_clipnorm": ["2.0"],
+    "beta": ["0.5"],
+    "seed": ["-3"],
+    "manual_dir": ["some/dir"],
+    "images": None,  # an RGB dataset only: tested below
+    "train_split": ["test[:10]"],
+    "test_split": ["test[10:]"],
+    "max_train_examples": ["9"],
+    "max_test_examples": ["11"],
+    "binarize": ["dynamic"],
+    "iwae_samples": ["0"],
+    "iwae_examples": ["none"],
+    "gifs": ["samples", "latent_space"],
+    "plots": [],
+    "tensorboard": None,  # --no-tensorboard: tested below
+    "reconstruction_grid": ["3", "4"],
+    "sample_grid": ["5"],
+    "interpolation_grid": ["1", "2"],
+    "interpolation_method": ["spherical"],
+    "interpolation_steps": ["4"],
+    "interpolation_scale": ["2"],
+    "verbose": ["2"],
+    "distribute": ["data_parallel"],
+}
+
+
+def _as_flags(config):
+    """`config` written back as command-line flags, one per field."""
+    argv = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        flag = flags.flag_name(field.name)
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, tuple):
+            argv += [flag, *map(str, value)]
+        else:
+            argv += [flag, "none" if value is None else str(value)]
+    return argv
+
+
+def test_every_config_field_is_a_flag_that_round_trips():
+    base = experiment.Config()
+    fields = {f.name for f in dataclasses.fields(base)}
+    assert set(NON_DEFAULT_FLAGS) == fields
+    for name, values in NON_DEFAULT_FLAGS.items():
+        if values is None:
+            continue
+        config = experiment.parse_args(
+            base, [flags.flag_name(name), *values]
+        )
+        assert getattr(config, name) != getattr(base, name), name
+        others = {n: getattr(config, n) for n in fields if n != name}
+        assert others == {n: getattr(base, n) for n in fields if n != name}
+    dogs = experiment.Config(dataset="stanford_dogs", likelihood="gaussian")
+    folder = experiment.parse_args(dogs, ["--images", "photos"])
+    assert (folder.images, folder.dataset) == ("photos", "images")
+    assert experiment.parse_args(base, ["--no-tensorboard"]).tensorboard is (
+        False
+    )
+    # Every field at once, and back: the flags written from a config parse
+    # to the same config.
+    argv = [v for name, values in NON_DEFAULT_FLAGS.items() if values
+            for v in [flags.flag_name(name), *values]]
+    changed = experiment.parse_args(base, argv + ["--no-tensorboard"])
+    assert experiment.parse_args(base, _as_flags(changed)) == changed
+    assert experiment.parse_args(changed, _as_flags(base)) == base
+
+
+def test_help_mentions_every_field(capsys):
+    config = experiment.Config()
+    with pytest.raises(SystemExit) as info:
+        experiment.parse_args(config, ["--help"], description="The recipe.")
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "The recipe." in text
+    for field in dataclasses.fields(config):
+        assert flags.flag_name(field.name) in text, field.name
+        # The field's own help text, as argparse wraps it.
+        first_words = " ".join(field.metadata["help"].split()[:3])
+        assert first_words in " ".join(text.split()), field.name
+
+
+def test_bad_flag_values_name_the_flag(capsys):
+    config = experiment.Config()
+    for argv, words in (
+        (["--epochs", "0"], "epochs must be a positive int"),
+        (["--gifs", "movie"], "Unknown gifs 'movie'"),
+        (["--sigma", "-1"], "sigma must be a positive number"),
+        (["--latent-dim", "two"], "--latent-dim: invalid int value"),
+        (["--reconstruction-grid", "2"], "expected 2 arguments"),
+        (["--images", "photos"], "replaces an RGB dataset"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            experiment.parse_args(config, argv)
+        assert info.value.code == 2
+        assert words in capsys.readouterr().err, argv

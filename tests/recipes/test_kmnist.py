@@ -6,6 +6,7 @@ import pytest
 
 import kvae
 from kvae import experiment
+from kvae.experiment import studies
 
 
 def tiny_flags(shared_data, out):
@@ -64,7 +65,7 @@ def test_kmnist_end_to_end(
         assert name in printed
 
     # The real metrics fill every column of the backend comparison.
-    table = experiment.write_comparison(
+    table = studies.write_comparison(
         [{"backend": metrics["backend"], "status": "ok", **metrics}],
         tmp_path,
         title="kmnist",

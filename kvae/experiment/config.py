@@ -1,0 +1,327 @@
+"""`Config`: everything a recipe run depends on, one field per setting.
+
+Each field carries, next to its default, its help text, how a command-line
+string becomes its value (`parse`) and what values it accepts (`choices`,
+`check`). `Config.__post_init__` validates every field with them, and the
+command line (`kvae.experiment.flags`) is derived from them: adding a field
+here adds its flag, its help and its validation.
+"""
+
+import dataclasses
+import math
+
+from kvae import datasets
+from kvae import distribution
+
+# The folder route (`--images DIR`) is one split, "train", in a fixed
+# shuffled order: these slices are the default train/test split of it.
+FOLDER_SPLITS = ("train[:90%]", "train[90%:]")
+GIFS = ("reconstructions", "samples", "interpolation", "latent_space")
+PLOTS = ("metrics", "latent_pca")
+RGB_NAMES = tuple(
+    n for n in datasets.NAMES if n not in datasets.GRAYSCALE_NAMES
+)
+
+
+def _positive(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"must be a positive int, got {value!r}")
+
+
+def _non_negative(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"must be an int >= 0, got {value!r}")
+
+
+def _sigma(value):
+    if value != "learned" and not (
+        isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+    ):
+        raise ValueError(
+            f"must be a positive number or 'learned', got {value!r}"
+        )
+
+
+def _parse_sigma(text):
+    return text if text == "learned" else float(text)
+
+
+def option(default, help, parse=str, nargs=None, choices=None, check=None):
+    """A `Config` field: its default and how it is set and checked.
+
+    Args:
+        default: the field's default value.
+        help: str. What the field means; the flag's help text and the
+            field's line in `Config`'s docstring.
+        parse: callable. Turns one command-line string into a value (or
+            one element of a tuple field); `bool` makes a
+            `--flag/--no-flag` pair.
+        nargs: `None`, "+", "*" or an int. Tuple fields take several
+            values after their flag.
+        choices: tuple or `None`. The allowed values (of each element, for
+            a tuple field).
+        check: callable or `None`. Raises `ValueError` for a bad value (or
+            element); `None` values are not checked.
+    """
+    metadata = {
+        "help": help,
+        "parse": parse,
+        "nargs": nargs,
+        "choices": choices,
+        "check": check,
+    }
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+_COUNT = {"parse": int, "check": _positive}
+_OPTIONAL_FLOAT = {"parse": float}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything a recipe run depends on; every field is also a flag.
+
+    A recipe writes its own `Config(...)`; `kvae.experiment.parse_args`
+    overrides any field from the command line (`--batch-size 64` sets
+    `batch_size`; `none` sets an optional field to `None`; `--help` lists
+    them all). Invalid values raise `ValueError` here, whether they come
+    from Python or from a flag.
+
+    Example:
+
+    ```python
+    config = kvae.experiment.Config(dataset="kmnist", latent_dim=16)
+    ```
+    """
+
+    name: str = option("experiment", "The recipe's name, in messages.")
+    dataset: str = option(
+        "mnist",
+        "A kvae.datasets.load name; 'images' is a folder (see --images).",
+        choices=datasets.NAMES,
+    )
+    out: str = option("runs/experiment", "Output folder.")
+    model: str = option(
+        "conv",
+        "'conv' (ConvEncoder/ConvDecoder) or 'residual' "
+        "(ResidualEncoder/ResidualDecoder).",
+        choices=("conv", "residual"),
+    )
+    likelihood: str = option(
+        "bernoulli",
+        "Decoder likelihood.",
+        choices=("bernoulli", "gaussian"),
+    )
+    sigma: object = option(
+        1.0,
+        "Standard deviation of the Gaussian likelihood: a number, or "
+        "'learned'.",
+        parse=_parse_sigma,
+        check=_sigma,
+    )
+    latent_dim: int = option(16, "Size of the latent code.", **_COUNT)
+    latent_dims: tuple | None = option(
+        None,
+        "Latent sizes of a latent-size study (run_latent_study), one run "
+        "each; --latent-dim is then ignored.",
+        nargs="+",
+        **_COUNT,
+    )
+    filters: tuple = option(
+        (32, 64),
+        "Encoder filters per stage; the decoder mirrors them.",
+        nargs="+",
+        **_COUNT,
+    )
+    dense_units: int = option(
+        128, "Hidden dense layer of the conv encoder/decoder.", **_COUNT
+    )
+    image_size: int | None = option(
+        None,
+        "Side of the square RGB images (None: 64); MNIST and KMNIST keep 28.",
+        **_COUNT,
+    )
+    epochs: int = option(10, "Training epochs.", **_COUNT)
+    batch_size: int = option(128, "Training batch size.", **_COUNT)
+    optimizer: str = option(
+        "adam", "'adam' or 'adamw'.", choices=("adam", "adamw")
+    )
+    learning_rate: float = option(
+        1e-3, "Initial learning rate.", parse=float
+    )
+    final_learning_rate: float | None = option(
+        None,
+        "If set, the learning rate follows a cosine decay to this value "
+        "over the whole run.",
+        **_OPTIONAL_FLOAT,
+    )
+    weight_decay: float = option(
+        0.0, "AdamW's decoupled weight decay.", parse=float
+    )
+    global_clipnorm: float | None = option(
+        None, "Clip the gradients to this global norm.", **_OPTIONAL_FLOAT
+    )
+    beta: float = option(1.0, "Weight of the KL term.", parse=float)
+    seed: int = option(
+        0, "Seeds Python, NumPy, the backend and the model.", parse=int
+    )
+    manual_dir: str | None = option(
+        None, "Folder holding the dataset's original files (offline use)."
+    )
+    images: str | None = option(
+        None,
+        "Train on a folder of your own images instead of the RGB dataset "
+        "(sets dataset 'images'), e.g. ../shared/data/stanford_dogs_subset.",
+    )
+    train_split: str | None = option(
+        None,
+        "tfds split string of the training data, e.g. 'test[:9000]' "
+        "(None: train, or train[:90%] for --images).",
+    )
+    test_split: str | None = option(
+        None,
+        "tfds split string of the test data, e.g. 'test[9000:]' "
+        "(None: test, or train[90%:] for --images).",
+    )
+    max_train_examples: int | None = option(
+        None, "Train on the first N images of the split only.", **_COUNT
+    )
+    max_test_examples: int | None = option(
+        None, "Test on the first N images of the split only.", **_COUNT
+    )
+    binarize: str | None = option(
+        None,
+        "'dynamic' (MNIST and KMNIST): train on a new binary sample of "
+        "each image every epoch and test on fixed binary samples, as "
+        "published likelihoods are; None: grayscale.",
+        choices=("dynamic",),
+    )
+    iwae_samples: int = option(
+        1000,
+        "Importance samples k of the NLL estimate; 0 skips it.",
+        parse=int,
+        check=_non_negative,
+    )
+    iwae_examples: int | None = option(
+        1000,
+        "Test images used by the NLL estimate, drawn at random with the "
+        "seed (None: all).",
+        **_COUNT,
+    )
+    gifs: tuple = option(
+        ("reconstructions", "samples", "interpolation"),
+        "GIFs drawn over training.",
+        nargs="*",
+        choices=GIFS,
+    )
+    plots: tuple = option(
+        ("metrics",), "Plots drawn.", nargs="*", choices=PLOTS
+    )
+    tensorboard: bool = option(
+        True,
+        "Write TensorBoard logs into <out>/tensorboard: losses and image "
+        "metrics per epoch, reconstruction and sample grids as images.",
+        parse=bool,
+    )
+    reconstruction_grid: tuple = option(
+        (2, 10), "Rows and columns of original images shown.", nargs=2, **_COUNT
+    )
+    sample_grid: int = option(
+        8, "The sample GIF is sample_grid x sample_grid.", **_COUNT
+    )
+    interpolation_grid: tuple = option(
+        (2, 4), "Rows and columns of interpolated pairs.", nargs=2, **_COUNT
+    )
+    interpolation_method: str = option(
+        "linear",
+        "Path between two codes.",
+        choices=("linear", "spherical"),
+    )
+    interpolation_steps: int = option(
+        10, "Points on each interpolation path.", **_COUNT
+    )
+    interpolation_scale: int | None = option(
+        None,
+        "Upscaling of the interpolation images (None: small images are "
+        "enlarged to about 48 pixels).",
+        **_COUNT,
+    )
+    verbose: int = option(
+        1,
+        "Keras's verbose for fit: 0 silent, 1 progress bar, 2 one line per "
+        "epoch.",
+        parse=int,
+        choices=(0, 1, 2),
+    )
+    distribute: str | None = option(
+        None,
+        "Train on several devices: 'data_parallel' (JAX or TensorFlow) or "
+        "'model_parallel' (JAX); see docs/distribution.md.",
+        choices=distribution.STRATEGIES,
+    )
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            _validate(field, getattr(self, field.name))
+        if self.images is not None:
+            if self.dataset in datasets.GRAYSCALE_NAMES:
+                raise ValueError(
+                    f"images (a folder of RGB images) replaces an RGB "
+                    f"dataset {RGB_NAMES}, not {self.dataset!r}."
+                )
+            object.__setattr__(self, "dataset", "images")
+        if self.binarize and self.dataset not in datasets.GRAYSCALE_NAMES:
+            raise ValueError(
+                f"binarize='dynamic' is for {datasets.GRAYSCALE_NAMES}, not "
+                f"{self.dataset!r}."
+            )
+
+    @property
+    def splits(self):
+        """`(train_split, test_split)` with the defaults filled in."""
+        folder = self.dataset == "images"
+        train = self.train_split or (FOLDER_SPLITS[0] if folder else "train")
+        test = self.test_split or (FOLDER_SPLITS[1] if folder else "test")
+        return train, test
+
+
+def _validate(field, value):
+    """Raises `ValueError` naming `field` if `value` breaks its metadata."""
+    meta = field.metadata
+    if value is None:
+        return
+    values = value if meta["nargs"] is not None else (value,)
+    if meta["nargs"] is not None and not isinstance(value, tuple):
+        raise ValueError(
+            f"{field.name} must be a tuple, got {type(value).__name__}."
+        )
+    if isinstance(meta["nargs"], int) and len(values) != meta["nargs"]:
+        raise ValueError(
+            f"{field.name} takes {meta['nargs']} values, got {value!r}."
+        )
+    for item in values:
+        if meta["choices"] is not None and item not in meta["choices"]:
+            raise ValueError(
+                f"Unknown {field.name} {item!r}; choose from "
+                f"{list(meta['choices'])}."
+            )
+        if meta["check"] is not None:
+            try:
+                meta["check"](item)
+            except ValueError as error:
+                raise ValueError(f"{field.name} {error}.") from None
+
+
+def _field_docs():
+    lines = ["", "    Args:"]
+    for field in dataclasses.fields(Config):
+        choices = field.metadata["choices"]
+        among = f" One of {list(choices)}." if choices else ""
+        lines.append(
+            f"        {field.name}: {field.metadata['help']}{among} "
+            f"Default: `{field.default!r}`."
+        )
+    return "\n".join(lines)
+
+
+Config.__doc__ = Config.__doc__.rstrip() + "\n" + _field_docs()

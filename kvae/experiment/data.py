@@ -1,0 +1,193 @@
+"""What a run trains and tests on: `load_data(config)` returns a `Data`."""
+
+import dataclasses
+
+import numpy as np
+
+from kvae import datasets
+from kvae.experiment.flags import flag_name
+
+
+@dataclasses.dataclass
+class Data:
+    """The data of one run.
+
+    Attributes:
+        train: NumPy array of images, or a batched `tf.data.Dataset`.
+        num_train: int. Training images per epoch.
+        x_test: NumPy array of test images.
+        y_test: NumPy array of test labels.
+        image_shape: tuple. `(height, width, channels)`.
+        class_names: list of str or `None`.
+    """
+
+    train: object
+    num_train: int
+    x_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple
+    class_names: list | None = None
+
+
+def load_data(config):
+    """Loads the train and test splits of `config` (see `Data`).
+
+    MNIST and KMNIST are read into memory (`kvae.datasets.load_numpy`),
+    except the training data with `binarize="dynamic"`, which is a
+    `tf.data` pipeline drawing new binary images each epoch. RGB data is a
+    `tf.data` pipeline (augmented) for training and an array for testing.
+
+    Raises:
+        kvae.datasets.DatasetError: the data cannot be found; for a
+            missing training split, the message also says how to train on
+            part of the test split instead.
+    """
+    train_split, test_split = config.splits
+    if config.dataset in datasets.GRAYSCALE_NAMES:
+        return _load_grayscale(config, train_split, test_split)
+    return _load_rgb(config, train_split, test_split)
+
+
+def _load_grayscale(config, train_split, test_split):
+    name = config.dataset
+    try:
+        if config.binarize == "dynamic":
+            train = datasets.load(
+                name,
+                split=train_split,
+                batch_size=config.batch_size,
+                shuffle=True,
+                seed=config.seed,
+                binarize="dynamic",
+                manual_dir=config.manual_dir,
+                max_examples=config.max_train_examples,
+            )
+            num_train = _count_examples(train)
+        else:
+            train, _ = datasets.load_numpy(
+                name,
+                split=train_split,
+                manual_dir=config.manual_dir,
+                max_examples=config.max_train_examples,
+            )
+            num_train = len(train)
+    except datasets.DatasetError as error:
+        if not train_split.startswith("train"):
+            raise
+        raise datasets.DatasetError(
+            f"{error}\n\n{_partial_data_hint(config, train_split)}"
+        ) from None
+    x_test, y_test = datasets.load_numpy(
+        name,
+        split=test_split,
+        manual_dir=config.manual_dir,
+        max_examples=config.max_test_examples,
+        binarize="static" if config.binarize else None,
+        seed=config.seed,
+    )
+    return Data(
+        train=train,
+        num_train=num_train,
+        x_test=x_test,
+        y_test=y_test,
+        image_shape=tuple(x_test.shape[1:]),
+        class_names=datasets.class_names(name),
+    )
+
+
+def _partial_data_hint(config, train_split):
+    folder = config.manual_dir or "DIR"
+    return (
+        f"The training split {train_split!r} could not be loaded. If its "
+        f"files are missing, put them in the folder given by "
+        f"{flag_name('manual_dir')}; or, with the test split alone, train "
+        "on part of it and test on the rest, with the flags:\n"
+        f"  {flag_name('manual_dir')} {folder} "
+        f"{flag_name('train_split')} 'test[:9000]' "
+        f"{flag_name('test_split')} 'test[9000:]'"
+    )
+
+
+def _load_rgb(config, train_split, test_split):
+    common = dict(
+        manual_dir=config.manual_dir,
+        image_size=config.image_size,
+        directory=config.images if config.dataset == "images" else None,
+    )
+    try:
+        train = datasets.load(
+            config.dataset,
+            split=train_split,
+            batch_size=config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            max_examples=config.max_train_examples,
+            **common,
+        )
+    except datasets.DatasetError as error:
+        if config.dataset == "images":
+            raise
+        raise datasets.DatasetError(
+            f"{error}\n\nOr train on a folder of images instead, with the "
+            f"flag {flag_name('images')} DIR."
+        ) from None
+    # The first pass counts the images and fills the pipeline's cache.
+    num_train = _count_examples(train)
+    test = datasets.load(
+        config.dataset,
+        split=test_split,
+        batch_size=256,
+        shuffle=False,
+        augment=False,
+        with_labels=True,
+        max_examples=config.max_test_examples,
+        **common,
+    )
+    xs, ys = [], []
+    for x, y in test.as_numpy_iterator():
+        xs.append(x)
+        ys.append(y)
+    if not xs:
+        raise datasets.DatasetError(
+            f"The test split {test_split!r} of {config.dataset!r} is empty."
+        )
+    x_test = np.concatenate(xs)
+    return Data(
+        train=train,
+        num_train=num_train,
+        x_test=x_test,
+        y_test=np.concatenate(ys),
+        image_shape=tuple(x_test.shape[1:]),
+        class_names=list(getattr(test, "class_names", None) or []) or None,
+    )
+
+
+def _count_examples(dataset):
+    count = getattr(dataset, "num_examples", None)
+    if count is not None:
+        return int(count)
+    count = 0
+    for batch in dataset.as_numpy_iterator():
+        images = batch[0] if isinstance(batch, tuple) else batch
+        count += len(images)
+    if not count:
+        raise datasets.DatasetError("The training split holds no images.")
+    return count
+
+
+def select_examples(labels, count):
+    """Indices of `count` examples taking the classes in turn.
+
+    The first example of each class (in class order), then the second of
+    each, ...: a grid of 10 columns shows one digit of each class per row.
+    """
+    labels = np.asarray(labels)
+    groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    picked = []
+    for rank in range(max(len(g) for g in groups)):
+        for group in groups:
+            if rank < len(group):
+                picked.append(int(group[rank]))
+            if len(picked) == count:
+                return np.asarray(picked)
+    return np.asarray(picked)

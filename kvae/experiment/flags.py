@@ -1,0 +1,112 @@
+"""The command line of a recipe, derived from the fields of its `Config`.
+
+Every field is a flag (`batch_size` is `--batch-size`) whose help, parsing
+and validation come from the field (`kvae.experiment.config.option`); the
+recipe's own `Config` gives the defaults. `none` sets an optional field to
+`None`; a boolean field is a `--flag/--no-flag` pair.
+"""
+
+import argparse
+import dataclasses
+import sys
+
+from kvae import datasets
+
+
+def flag_name(field_name):
+    """The flag of a `Config` field: `"batch_size"` -> `"--batch-size"`."""
+    return "--" + field_name.replace("_", "-")
+
+
+def argument_parser(config, description=None):
+    """An `argparse` parser with one flag per field of `config`.
+
+    The flags default to "not given" (so the config keeps its value) and
+    their help shows `config`'s value as the default.
+    """
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for field in dataclasses.fields(config):
+        meta = field.metadata
+        kwargs = {
+            "dest": field.name,
+            "default": argparse.SUPPRESS,
+            "help": _help(meta, getattr(config, field.name)),
+        }
+        if meta["parse"] is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = _converter(field)
+            kwargs["metavar"] = field.name.upper()
+            if meta["nargs"] is not None:
+                kwargs["nargs"] = meta["nargs"]
+        parser.add_argument(flag_name(field.name), **kwargs)
+    return parser
+
+
+def parse_args(config, argv=None, description=None):
+    """`config` with the fields named on the command line `argv` replaced.
+
+    Args:
+        config: a `Config` (the recipe's defaults).
+        argv: list of str, or `None` for `sys.argv[1:]`.
+        description: str or `None`. The `--help` text above the flags
+            (a recipe passes its docstring).
+
+    Returns:
+        A new `Config`. A value that does not parse or is not allowed
+        exits with a usage message naming the flag (status 2).
+    """
+    parser = argument_parser(config, description)
+    given = vars(parser.parse_args(argv))
+    values = {}
+    for field in dataclasses.fields(config):
+        if field.name not in given:
+            continue
+        value = given[field.name]
+        if isinstance(value, list):
+            value = None if value == [None] else tuple(value)
+        values[field.name] = value
+    try:
+        return dataclasses.replace(config, **values)
+    except ValueError as error:
+        parser.error(str(error))
+
+
+def cli(main, argv=None):
+    """Runs a recipe's `main(argv)`, turning data errors into a message.
+
+    A `kvae.datasets.DatasetError` (missing files, no network) says what
+    to do; it is printed without a traceback and the exit status is 2.
+    """
+    try:
+        main(sys.argv[1:] if argv is None else argv)
+    except datasets.DatasetError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _converter(field):
+    parse = field.metadata["parse"]
+    optional = field.default is None or "None" in str(field.type)
+
+    def convert(text):
+        if optional and text.lower() == "none":
+            return None
+        return parse(text)
+
+    # argparse names the converter in its "invalid ... value" message.
+    convert.__name__ = getattr(parse, "__name__", "value").lstrip("_")
+    return convert
+
+
+def _help(meta, value):
+    text = meta["help"]
+    if meta["choices"] is not None:
+        text += f" Choices: {', '.join(map(str, meta['choices']))}."
+    shown = " ".join(map(str, value)) if isinstance(value, tuple) else value
+    text += f" (default: {shown})"
+    # argparse %-formats help strings.
+    return text.replace("%", "%%")

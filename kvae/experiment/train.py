@@ -1,0 +1,168 @@
+"""Training one run: the model, the optimizer and `train_and_evaluate`."""
+
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from kvae import distribution
+from kvae import evaluation
+from kvae import layers
+from kvae.experiment.callbacks import TrainTimer
+from kvae.experiment.callbacks import check_tensorboard
+from kvae.experiment.callbacks import make_callbacks
+from kvae.experiment.data import load_data
+from kvae.experiment.report import files_written
+from kvae.experiment.report import plot_latent_pca
+from kvae.experiment.report import prepare_output
+from kvae.experiment.report import run_metrics
+from kvae.experiment.report import save_model
+from kvae.experiment.report import summary_text
+from kvae.utils import write_json
+from kvae.vae import VAE
+
+
+def build_model(config, image_shape):
+    """The `kvae.VAE` of `config` for images of `image_shape`."""
+    filters = tuple(config.filters)
+    if config.model == "conv":
+        encoder = layers.ConvEncoder(
+            config.latent_dim, filters=filters, dense_units=config.dense_units
+        )
+        decoder = layers.ConvDecoder(
+            image_shape, filters=filters[::-1], dense_units=config.dense_units
+        )
+    else:
+        encoder = layers.ResidualEncoder(config.latent_dim, filters=filters)
+        decoder = layers.ResidualDecoder(image_shape, filters=filters[::-1])
+    return VAE(
+        encoder,
+        decoder,
+        likelihood=config.likelihood,
+        sigma=config.sigma,
+        beta=config.beta,
+        seed=config.seed,
+    )
+
+
+def build_optimizer(config, steps_per_epoch):
+    """Adam or AdamW, with the cosine decay and clipping of `config`."""
+    learning_rate = config.learning_rate
+    if config.final_learning_rate is not None:
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate,
+            decay_steps=max(1, config.epochs * steps_per_epoch),
+            alpha=config.final_learning_rate / config.learning_rate,
+        )
+    kwargs = {"learning_rate": learning_rate}
+    if config.global_clipnorm is not None:
+        kwargs["global_clipnorm"] = config.global_clipnorm
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(
+            weight_decay=config.weight_decay, **kwargs
+        )
+    return keras.optimizers.Adam(**kwargs)
+
+
+def distribution_scope(config):
+    """The context in which the model and optimizer are created.
+
+    `config.distribute` names a `kvae.distribution` strategy ("none",
+    "data_parallel", "model_parallel"), as the `--distribute` flag sets
+    it; `None` trains on one device. The strategy is created at once, so
+    one that this backend lacks fails here; enter the returned context
+    later, around the creation of the model.
+    """
+    return distribution.scope(distribution.get(config.distribute))
+
+
+def train_and_evaluate(config, announce=True):
+    """Trains the model of `config`, evaluates it, and writes every file.
+
+    Returns:
+        dict: the contents of metrics.json, plus `history` (the Keras
+        history dict).
+    """
+    start = time.perf_counter()
+    keras.utils.set_random_seed(config.seed)
+    # Resolved first: a strategy this backend lacks fails before any work.
+    strategy_scope = distribution_scope(config)
+    check_tensorboard(config)
+    data = load_data(config)
+    # Created once the data is found: a run that cannot start leaves none.
+    out = prepare_output(config.out)
+    steps_per_epoch = math.ceil(data.num_train / config.batch_size)
+    with strategy_scope:
+        model = build_model(config, data.image_shape)
+        model.compile(optimizer=build_optimizer(config, steps_per_epoch))
+    timer = TrainTimer()
+    history_path = os.path.join(out, "history.csv")
+    history_tmp = os.path.join(out, ".history.csv.partial")
+    fit_callbacks = [
+        timer,
+        keras.callbacks.CSVLogger(history_tmp),
+        *make_callbacks(config, data, out),
+    ]
+    if announce:
+        print(
+            f"Training {config.name}: {data.num_train} training images "
+            f"({config.dataset} {config.splits[0]}), {len(data.x_test)} test "
+            f"images ({config.splits[1]}); latent {config.latent_dim}, "
+            f"{config.epochs} epochs, backend {keras.backend.backend()}."
+        )
+    # kvae.VAE.fit decides the shuffling (arrays yes, tf.data no); only
+    # arrays take a batch size, a pipeline comes batched.
+    fit_kwargs = {}
+    if isinstance(data.train, np.ndarray):
+        fit_kwargs = {"batch_size": config.batch_size}
+    fit_start = time.perf_counter()
+    try:
+        history = model.fit(
+            data.train,
+            epochs=config.epochs,
+            validation_data=(data.x_test,),
+            validation_batch_size=config.batch_size,
+            callbacks=fit_callbacks,
+            verbose=config.verbose,
+            **fit_kwargs,
+        )
+    finally:
+        if os.path.exists(history_tmp):
+            os.replace(history_tmp, history_path)
+    fit_seconds = time.perf_counter() - fit_start
+
+    if announce and config.iwae_samples:
+        count = min(len(data.x_test), config.iwae_examples or len(data.x_test))
+        print(
+            f"Estimating -log p(x) with k={config.iwae_samples} importance "
+            f"samples on {count} test images ({count * config.iwae_samples:,} "
+            "decoder passes; --iwae-samples 0 skips this).",
+            flush=True,
+        )
+    test = evaluation.evaluate(
+        model,
+        data.x_test,
+        num_samples=config.iwae_samples,
+        num_examples=config.iwae_examples,
+        # The batch size of validation: the test step is compiled already.
+        batch_size=config.batch_size,
+        seed=config.seed,
+        verbose=config.verbose if announce else 0,
+    )
+    save_model(model, os.path.join(out, "model.keras"))
+    if "latent_pca" in config.plots:
+        plot_latent_pca(
+            model, data.x_test, data.y_test, os.path.join(out, "latent_pca.png")
+        )
+    metrics = run_metrics(
+        config, data, test, timer.epoch_seconds, fit_seconds
+    )
+    metrics["wall_time_s"] = time.perf_counter() - start
+    metrics["files"] = sorted(set(files_written(out)) | {"metrics.json"})
+    write_json(os.path.join(out, "metrics.json"), metrics)
+    if announce:
+        print(summary_text(out, metrics))
+    metrics["history"] = history.history
+    return metrics

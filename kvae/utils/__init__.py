@@ -1,0 +1,29 @@
+"""Utilities the recipes, benchmarks and tests share: atomic file writing,
+running a command under another Keras backend, and describing the
+environment a run ran on."""
+
+from kvae.utils.environment import environment
+from kvae.utils.environment import machine_description
+from kvae.utils.environment import package_version
+from kvae.utils.files import atomic_path
+from kvae.utils.files import write_json
+from kvae.utils.files import write_text
+from kvae.utils.pca import pca_basis
+from kvae.utils.processes import BACKENDS
+from kvae.utils.processes import backend_env
+from kvae.utils.processes import backend_installed
+from kvae.utils.processes import run_with_backend
+
+__all__ = [
+    "BACKENDS",
+    "atomic_path",
+    "backend_env",
+    "backend_installed",
+    "environment",
+    "machine_description",
+    "package_version",
+    "pca_basis",
+    "run_with_backend",
+    "write_json",
+    "write_text",
+]

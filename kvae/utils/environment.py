@@ -1,0 +1,74 @@
+"""What a run ran on: backend, device, library versions and machine."""
+
+import importlib.metadata
+import os
+import platform
+import sys
+
+import keras
+
+from kvae.utils.processes import BACKENDS
+from kvae.version import __version__
+
+
+def environment():
+    """Backend, device and versions of this process, for metrics.json.
+
+    Returns:
+        dict with `backend`, `backend_version`, `kvae_version`,
+        `keras_version`, `python_version`, `device` (the platform of the
+        first device: "cpu", "gpu", "cuda", ...) and `machine`.
+    """
+    from kvae.backend import distribution_lib
+
+    backend = keras.backend.backend()
+    try:
+        device = distribution_lib.device_platform()
+    except Exception:  # a report must not fail for a device query
+        device = "unknown"
+    return {
+        "backend": backend,
+        "backend_version": package_version(backend),
+        "kvae_version": __version__,
+        "keras_version": keras.__version__,
+        "python_version": platform.python_version(),
+        "device": device,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+    }
+
+
+def package_version(name):
+    """The version of package `name`, or `None` if it is not installed.
+
+    The imported module's `__version__` if it is loaded, else the installed
+    distribution's version (without importing it).
+    """
+    version = getattr(sys.modules.get(name), "__version__", None)
+    if version is not None:
+        return version
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine_description():
+    """One line naming the CPU, its cores and the library versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = [
+        f"Python {platform.python_version()}",
+        f"keras {keras.__version__}",
+    ]
+    for name in BACKENDS:
+        version = package_version(name)
+        if version is not None:
+            versions.append(f"{name} {version}")
+    return f"{cpu}, {os.cpu_count()} cores; " + ", ".join(versions)
