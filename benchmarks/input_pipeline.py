@@ -12,7 +12,14 @@ KERAS_BACKEND the caller has set):
 - the NumPy route (`kvae.datasets.load_numpy` arrays through Keras'
   array adapter with shuffle=True);
 - `fit` of a trivial model (Flatten + Dense 10, SGD) on both routes, so
-  the input cost shows next to a (near-free) training step.
+  the input cost shows next to a (near-free) training step;
+- Stanford Dogs from its extracted tree (`--stanford-dogs`, default
+  shared/data/stanford_dogs; skipped if absent): the `--stanford-dogs-split`
+  images (default the 12,000 train images) at 64x64 with the train
+  defaults, first epoch (list check, JPEG decode, resize, crop) and cached
+  epochs (uint8 64x64 in memory, then flip/rotation per batch). Training
+  the residual dogs model runs at about 30 img/s on 2 cores
+  (benchmarks/dogs_settings.py), so the pipeline is far from the bottleneck.
 
 Figures are medians of `--repeats` timed epochs, batches of 128: MNIST
 `--mnist-split` (default the 60,000 train images), dogs `--dog-copies`
@@ -21,6 +28,8 @@ class folders of symlinks to the 120 photos (default 8: 960 files).
     python benchmarks/input_pipeline.py                 # all backends
     python benchmarks/input_pipeline.py --quick         # small, a check
     python benchmarks/input_pipeline.py --backends jax --no-write
+    python benchmarks/input_pipeline.py --parts stanford_dogs \
+        --backends tensorflow --no-write     # the Stanford Dogs rows only
 """
 
 import argparse
@@ -38,6 +47,7 @@ SHARED = os.environ.get(
 )
 BATCH = 128
 TITLE = "Input pipeline"
+PARTS = ("mnist", "folder", "stanford_dogs")
 
 
 def _median_rate(fn, repeats):
@@ -82,17 +92,28 @@ def _linked_dog_folder(root, copies):
 
 def worker(args):
     """Runs in a subprocess with KERAS_BACKEND set; prints one JSON line."""
-    import tempfile
-
     import keras
     from keras.src.trainers.data_adapters import get_data_adapter
 
-    sys.path.insert(0, REPO)
+    sys.path.insert(0, REPO)  # This checkout's kvae, in the part functions.
+    backend = keras.backend.backend()
+    out = {"backend": backend}
+    parts = args.parts.split(",")
+    if "mnist" in parts:
+        _mnist(args, out, backend, get_data_adapter)
+    if "folder" in parts:
+        _dog_folder(args, out, backend, get_data_adapter)
+    if "stanford_dogs" in parts and os.path.isdir(args.stanford_dogs):
+        _stanford_dogs(args, out, backend, get_data_adapter)
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def _mnist(args, out, backend, get_data_adapter):
+    import keras
+
     import kvae.datasets
 
-    backend = keras.backend.backend()
     repeats = args.repeats
-    out = {"backend": backend}
     manual = os.path.join(SHARED, "mnist")
 
     # MNIST: tf.data alone, then through Keras' adapter, in whole epochs
@@ -147,6 +168,13 @@ def worker(args):
     out["mnist_fit_tfdata"] = fit_rate(ds, shuffle=False)
     out["mnist_fit_numpy"] = fit_rate(x, y=y, batch_size=BATCH, shuffle=True)
 
+
+def _dog_folder(args, out, backend, get_data_adapter):
+    import tempfile
+
+    import kvae.datasets
+
+    repeats = args.repeats
     # Dogs at 64x64 with the train defaults (shuffle, flip, rotation),
     # from a folder of symlinks: `dog_copies` x the 120 photos.
     with tempfile.TemporaryDirectory(prefix="kvae_dogs_") as tmp:
@@ -174,7 +202,39 @@ def worker(args):
         out["dogs_cached_keras"] = _median_rate(
             lambda: _adapter_epoch(adapter, backend), repeats
         )
-    print("RESULT " + json.dumps(out), flush=True)
+
+
+def _stanford_dogs(args, out, backend, get_data_adapter):
+    import kvae.datasets
+
+    def load():
+        return kvae.datasets.load(
+            "stanford_dogs",
+            args.stanford_dogs_split,
+            batch_size=32,
+            manual_dir=args.stanford_dogs,
+        )
+
+    def first_epoch():
+        start = time.perf_counter()
+        dogs = load()  # Reads the lists and checks every file.
+        count = _epoch(dogs)
+        out["stanford_dogs_images"] = count
+        return count / (time.perf_counter() - start)
+
+    # Fewer repeats: each decodes every JPEG of the split.
+    out["stanford_dogs_first_epoch"] = statistics.median(
+        first_epoch() for _ in range(min(args.repeats, 2))
+    )
+    dogs = load()
+    _epoch(dogs)
+    out["stanford_dogs_cached"] = _median_rate(
+        lambda: _epoch(dogs), args.repeats
+    )
+    adapter = get_data_adapter(dogs)
+    out["stanford_dogs_cached_keras"] = _median_rate(
+        lambda: _adapter_epoch(adapter, backend), args.repeats
+    )
 
 
 def _table(results):
@@ -184,6 +244,9 @@ def _table(results):
             v = r.get(key)
             cells.append("-" if v is None else f"{v:,.0f}")
         return f"| {label} | {unit} | " + " | ".join(cells) + " |"
+
+    def has(key):
+        return any(key in r for r in results)
 
     def overhead_row(label, alone, keras_key, batch=BATCH):
         # Differences of two noisy rates: compare orders of magnitude.
@@ -202,29 +265,59 @@ def _table(results):
     lines = [
         head + " |",
         "|---|---|" + "---|" * len(results),
-        row("MNIST, tf.data alone (cached, shuffled)", "mnist_tfdata"),
-        row("MNIST, tf.data through Keras' adapter", "mnist_tfdata_keras"),
-        overhead_row(
-            "MNIST, Keras tf.data conversion cost",
-            "mnist_tfdata",
-            "mnist_tfdata_keras",
-        ),
-        row("MNIST, NumPy route through Keras' adapter", "mnist_numpy_keras"),
-        row("MNIST, fit trivial model, tf.data", "mnist_fit_tfdata"),
-        row("MNIST, fit trivial model, NumPy", "mnist_fit_numpy"),
-        row("Dogs folder, check files once (scan_image_folder)", "dogs_scan"),
-        row(
-            "Dogs folder 64x64, first epoch (decode, resize)",
-            "dogs_first_epoch",
-        ),
-        row("Dogs folder 64x64 augmented, cached epochs", "dogs_cached"),
-        row("Dogs folder, cached, through Keras' adapter", "dogs_cached_keras"),
-        overhead_row(
-            "Dogs folder, Keras tf.data conversion cost",
-            "dogs_cached",
-            "dogs_cached_keras",
-        ),
     ]
+    if has("mnist_tfdata"):
+        lines += [
+            row("MNIST, tf.data alone (cached, shuffled)", "mnist_tfdata"),
+            row("MNIST, tf.data through Keras' adapter", "mnist_tfdata_keras"),
+            overhead_row(
+                "MNIST, Keras tf.data conversion cost",
+                "mnist_tfdata",
+                "mnist_tfdata_keras",
+            ),
+            row(
+                "MNIST, NumPy route through Keras' adapter",
+                "mnist_numpy_keras",
+            ),
+            row("MNIST, fit trivial model, tf.data", "mnist_fit_tfdata"),
+            row("MNIST, fit trivial model, NumPy", "mnist_fit_numpy"),
+        ]
+    if has("dogs_scan"):
+        lines += [
+            row(
+                "Dogs folder, check files once (scan_image_folder)",
+                "dogs_scan",
+            ),
+            row(
+                "Dogs folder 64x64, first epoch (decode, resize)",
+                "dogs_first_epoch",
+            ),
+            row("Dogs folder 64x64 augmented, cached epochs", "dogs_cached"),
+            row(
+                "Dogs folder, cached, through Keras' adapter",
+                "dogs_cached_keras",
+            ),
+            overhead_row(
+                "Dogs folder, Keras tf.data conversion cost",
+                "dogs_cached",
+                "dogs_cached_keras",
+            ),
+        ]
+    if has("stanford_dogs_cached"):
+        lines += [
+            row(
+                "Stanford Dogs tree 64x64, first epoch (lists, decode, resize)",
+                "stanford_dogs_first_epoch",
+            ),
+            row(
+                "Stanford Dogs 64x64 augmented, cached epochs",
+                "stanford_dogs_cached",
+            ),
+            row(
+                "Stanford Dogs, cached, through Keras' adapter",
+                "stanford_dogs_cached_keras",
+            ),
+        ]
     return "\n".join(lines)
 
 
@@ -234,6 +327,17 @@ def main():
     parser.add_argument("--mnist-split", default="train")
     parser.add_argument("--dog-copies", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated subset of {','.join(PARTS)}",
+    )
+    parser.add_argument(
+        "--stanford-dogs",
+        default=os.path.join(SHARED, "stanford_dogs"),
+        help="an extracted Stanford Dogs tree (Images/ and split lists)",
+    )
+    parser.add_argument("--stanford-dogs-split", default="train")
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -263,6 +367,9 @@ def main():
             f"--dog-copies={args.dog_copies}",
             f"--repeats={args.repeats}",
             f"--data-dir={args.data_dir}",
+            f"--parts={args.parts}",
+            f"--stanford-dogs={args.stanford_dogs}",
+            f"--stanford-dogs-split={args.stanford_dogs_split}",
         ]
         print(f"[{backend}] running...", flush=True)
         done = run_with_backend(
@@ -281,7 +388,9 @@ def main():
     body = (
         f"Batches of {BATCH}; medians of {args.repeats} timed epochs: MNIST "
         f"split `{args.mnist_split}`, dogs {args.dog_copies} x 120 photos "
-        "(symlinks to shared/data/stanford_dogs_subset). Each backend runs "
+        "(symlinks to shared/data/stanford_dogs_subset); Stanford Dogs "
+        f"`{args.stanford_dogs_split}` from the extracted tree in batches of "
+        "32, first epoch median of 2. Each backend runs "
         "in its own process. "
         '"Through Keras\' adapter" is what `fit` iterates on that backend '
         "(`get_jax_iterator`, `get_torch_dataloader`, `get_tf_dataset`); the "

@@ -61,7 +61,8 @@ def bernoulli_nll(x, logits):
 def gaussian_nll(x, mean, log_sigma):
     """`-log N(x; mean, sigma^2)` per example, constants included, in nats.
 
-    `log_sigma` is a scalar (fixed or learned) broadcast over pixels.
+    `log_sigma` is a scalar (fixed, learned or optimal) broadcast over
+    pixels.
     """
     per_pixel = (
         _HALF_LOG_TWO_PI
@@ -69,6 +70,27 @@ def gaussian_nll(x, mean, log_sigma):
         + 0.5 * ops.square(x - mean) * ops.exp(-2.0 * log_sigma)
     )
     return _sum_per_example(per_pixel)
+
+
+# Floor of the optimal log sigma (sigma >= e^-6 ~ 0.0025, a quarter of one
+# 8-bit grey level in [0, 1] data), as in Rybkin et al.'s code: a perfect
+# reconstruction would otherwise send the NLL to minus infinity.
+MIN_OPTIMAL_LOG_SIGMA = -6.0
+
+
+def optimal_log_sigma(x, mean, min_log_sigma=MIN_OPTIMAL_LOG_SIGMA):
+    """The maximum-likelihood log sigma of a Gaussian decoder, for a batch.
+
+    One sigma shared by every pixel of every image of the batch minimizes
+    the summed Gaussian NLL at `sigma^2 = mean((x - mean)^2)`: sigma is the
+    root-mean-square error of the batch over all pixels. Returns
+    `max(log(RMS error), min_log_sigma)`, a float32 scalar.
+
+    Reference:
+    - [Rybkin, Daniilidis and Levine, 2021](https://arxiv.org/abs/2006.13202)
+    """
+    mse = ops.mean(ops.square(x - mean))
+    return ops.maximum(0.5 * ops.log(mse), min_log_sigma)
 
 
 def reconstruction_nll(likelihood, x, decoder_output, log_sigma=None):

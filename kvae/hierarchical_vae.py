@@ -180,7 +180,9 @@ class HierarchicalVAE(VAE):
                 )
             kl_terms[level] = kl
         decoder_output = ops.cast(self.decoder(z, training=training), "float32")
-        log_likelihood = self.log_likelihood(x, decoder_output, num_samples)
+        log_likelihood = self.log_likelihood(
+            x, decoder_output, num_samples, training
+        )
         return log_likelihood, kl_terms, decoder_output
 
     def _conditional_prior(self, level, z_above, training=False):

@@ -75,9 +75,19 @@ class VAE(VAETrainer, keras.Model):
             2016). Where the KL is only known for a whole latent vector
             (non-Gaussian priors), the vector's floor is `free_bits` times
             its size. ELBO objective only.
-        sigma: float or `"learned"`. Standard deviation of the Gaussian
-            likelihood: fixed, or a trainable scalar (initialized at 1).
-            Ignored by the Bernoulli likelihood.
+        sigma: float, `"learned"` or `"optimal"`. Standard deviation of
+            the Gaussian likelihood: fixed, a trainable scalar (initialized
+            at 1), or, with `"optimal"`, its maximum-likelihood value for
+            each training batch, the root-mean-square reconstruction error
+            of the batch over all pixels (log sigma floored at -6; no
+            gradient flows through it, and none would at the optimum).
+            `evaluate` and the IWAE bound use a running estimate of it from
+            the training batches (the exact mean of the batch variances
+            over the first 100 steps, then a moving average with momentum
+            0.99), kept in the non-trainable `log_sigma` weight and saved
+            with the model. With `"learned"` or `"optimal"`, `fit` logs
+            `sigma`. Ignored by the Bernoulli likelihood. See
+            docs/concepts.md.
         image_metrics: bool. Track MSE, SSIM and PSNR of the mean
             reconstruction in `fit` and `evaluate`. Set to `False` to skip
             their (small) cost.
@@ -111,6 +121,8 @@ class VAE(VAETrainer, keras.Model):
     - [Burda, Grosse and Salakhutdinov, 2015](
       https://arxiv.org/abs/1509.00519)
     - [Kingma et al., 2016](https://arxiv.org/abs/1606.04934) (free bits)
+    - [Rybkin, Daniilidis and Levine, 2021](https://arxiv.org/abs/2006.13202)
+      for `sigma="optimal"`
     """
 
     OBJECTIVES = ("elbo", "iwae")
@@ -173,10 +185,12 @@ class VAE(VAETrainer, keras.Model):
                 "or free_bits=0."
             )
         prior = priors.get(prior)
-        if not (sigma == "learned" or (_is_number(sigma) and sigma > 0)):
+        if not (
+            sigma in ("learned", "optimal") or (_is_number(sigma) and sigma > 0)
+        ):
             raise ValueError(
-                "`sigma` must be a positive number or 'learned', got "
-                f"{sigma!r}."
+                "`sigma` must be a positive number, 'learned' or 'optimal', "
+                f"got {sigma!r}."
             )
         for role, layer in (("encoder", encoder), ("decoder", decoder)):
             if not isinstance(layer, keras.layers.Layer):
@@ -220,9 +234,18 @@ class VAE(VAETrainer, keras.Model):
                 name="log_sigma",
                 shape=(),
                 initializer=keras.initializers.Constant(
-                    0.0 if sigma == "learned" else math.log(sigma)
+                    math.log(sigma) if _is_number(sigma) else 0.0
                 ),
                 trainable=sigma == "learned",
+                autocast=False,
+            )
+        self.sigma_updates = None
+        if likelihood == "gaussian" and sigma == "optimal":
+            self.sigma_updates = self.add_weight(
+                name="sigma_updates",
+                shape=(),
+                initializer="zeros",
+                trainable=False,
                 autocast=False,
             )
         self.warmup_step = None
@@ -313,7 +336,10 @@ class VAE(VAETrainer, keras.Model):
     # ------------------------------------------------------------------
     def loss_names(self):
         """Names of the loss terms `fit` logs besides `loss`."""
-        return ["reconstruction_loss", "kl_loss"]
+        names = ["reconstruction_loss", "kl_loss"]
+        if self.likelihood == "gaussian" and not _is_number(self.sigma):
+            names.append("sigma")
+        return names
 
     def compute_elbo(self, x, training=False):
         """Returns `(loss, aux)`: the loss to minimize and its parts.
@@ -373,7 +399,25 @@ class VAE(VAETrainer, keras.Model):
         if len(level_kls) > 1:
             for level, kl in enumerate(level_kls, start=1):
                 aux[f"kl_loss_{level}"] = ops.mean(kl)
+        if "sigma" in self.loss_names():
+            log_sigma = self.log_sigma_used(
+                elbo.repeat_samples(x, self.num_samples),
+                decoder_output,
+                training,
+            )
+            aux["sigma"] = ops.exp(ops.stop_gradient(log_sigma))
         return loss, aux
+
+    def log_sigma_used(self, x, decoder_output, training):
+        """The Gaussian log sigma of the likelihood (`None` for Bernoulli):
+        the `log_sigma` weight, or in a training step of `sigma="optimal"`
+        the batch's own optimum, without gradient. `x` is repeated to
+        match the rows of `decoder_output`."""
+        if self.log_sigma is None:
+            return None
+        if self.sigma_updates is not None and training:
+            return ops.stop_gradient(elbo.optimal_log_sigma(x, decoder_output))
+        return ops.cast(self.log_sigma, "float32")
 
     def sample_terms(self, x, num_samples, noise, analytic_kl, training):
         """The per-sample terms of the bounds, for `num_samples` codes.
@@ -404,7 +448,9 @@ class VAE(VAETrainer, keras.Model):
         z = z_mean + ops.exp(0.5 * z_log_var) * noise(0, z_mean)
         kl = self.prior_kl(z_mean, z_log_var, z, analytic_kl)
         decoder_output = ops.cast(self.decoder(z, training=training), "float32")
-        log_likelihood = self.log_likelihood(x, decoder_output, num_samples)
+        log_likelihood = self.log_likelihood(
+            x, decoder_output, num_samples, training
+        )
         return log_likelihood, [kl], decoder_output
 
     def posterior(self, x, training=False):
@@ -429,18 +475,34 @@ class VAE(VAETrainer, keras.Model):
         """All latent dimensions of a code: the size of its noise."""
         return sum(self.level_dims())
 
-    def log_likelihood(self, x, decoder_output, num_samples):
+    def log_likelihood(self, x, decoder_output, num_samples, training=False):
         """`log p(x | z)` `(num_samples * batch,)` for the raw decoder
-        output of `num_samples` codes per image (sample-major rows)."""
-        log_sigma = None
-        if self.log_sigma is not None:
-            log_sigma = ops.cast(self.log_sigma, "float32")
+        output of `num_samples` codes per image (sample-major rows).
+
+        With `sigma="optimal"`, a training batch uses its own
+        maximum-likelihood sigma and folds it into the running estimate
+        that every other call uses.
+        """
+        x = elbo.repeat_samples(x, num_samples)
+        log_sigma = self.log_sigma_used(x, decoder_output, training)
+        if self.sigma_updates is not None and training:
+            self._update_sigma_estimate(log_sigma)
         return -elbo.reconstruction_nll(
-            self.likelihood,
-            elbo.repeat_samples(x, num_samples),
-            decoder_output,
-            log_sigma,
+            self.likelihood, x, decoder_output, log_sigma
         )
+
+    def _update_sigma_estimate(self, log_sigma):
+        """Folds a batch's optimal sigma into the `log_sigma` weight.
+
+        Averages variances: exactly over the first `1 / (1 - momentum)`
+        batches, then as a moving average.
+        """
+        steps = ops.cast(self.sigma_updates, "float32") + 1.0
+        weight = ops.maximum(1.0 / steps, 1.0 - _SIGMA_MOMENTUM)
+        old = ops.exp(2.0 * ops.cast(self.log_sigma, "float32"))
+        new = (1.0 - weight) * old + weight * ops.exp(2.0 * log_sigma)
+        self.log_sigma.assign(0.5 * ops.log(new))
+        self.sigma_updates.assign(steps)
 
     def draw_eps(self, z_mean):
         """The noise of the reparameterization, `eps ~ N(0, I)`.
@@ -703,6 +765,10 @@ class VAE(VAETrainer, keras.Model):
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+
+# Momentum of the running sigma estimate of sigma="optimal".
+_SIGMA_MOMENTUM = 0.99
 
 
 def _portable_optimizer(config):

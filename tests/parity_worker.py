@@ -64,6 +64,7 @@ MODELS = {
     ),
     "free_bits": lambda: conv_vae(free_bits=0.5, num_samples=2),
     "hierarchical": lambda: hierarchical_vae(),
+    "optimal_sigma": lambda: conv_vae(likelihood="gaussian", sigma="optimal"),
     "hierarchical_vamp_iwae": lambda: hierarchical_vae(
         prior=kvae.priors.VampPrior(num_components=4, clip_range=None),
         objective="iwae",
@@ -76,6 +77,8 @@ def one_step(name="vae"):
     keras.utils.clear_session()
     rng = np.random.default_rng(0)
     x = (rng.random((BATCH, 28, 28, 1)) < 0.3).astype("float32")
+    if name == "optimal_sigma":
+        x = rng.random((BATCH, 28, 28, 1)).astype("float32")
     model = MODELS[name]()
     model.build((None, 28, 28, 1))
     variables = sorted(model.trainable_variables, key=lambda v: v.path)
@@ -89,6 +92,8 @@ def one_step(name="vae"):
         # With plain SGD and lr=1, the update is exactly the gradient.
         after = keras.ops.convert_to_numpy(v)
         results[f"grad/{v.path}"] = before[v.path] - after
+    if name == "optimal_sigma":
+        results["log_sigma"] = keras.ops.convert_to_numpy(model.log_sigma)
     return results
 
 

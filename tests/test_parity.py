@@ -83,6 +83,22 @@ def test_loss_and_gradients_agree_across_backends(model, other_backends):
             )
 
 
+def test_optimal_sigma_is_logged_and_stored_alike(other_backends):
+    reference = parity_worker.one_step("optimal_sigma")
+    sigma = reference["log/sigma"]
+    assert 0.2 < sigma < 2.0
+    # The first training batch sets the running estimate to its own sigma.
+    np.testing.assert_allclose(np.log(sigma), reference["log_sigma"], rtol=1e-5)
+    for backend, result in other_backends.items():
+        for key in ("log/sigma", "log_sigma"):
+            np.testing.assert_allclose(
+                result["optimal_sigma"][key],
+                reference[key],
+                rtol=1e-5,
+                err_msg=backend,
+            )
+
+
 def test_hierarchical_models_log_every_level():
     reference = parity_worker.one_step("hierarchical")
     assert {"log/kl_loss_1", "log/kl_loss_2"} <= set(reference)

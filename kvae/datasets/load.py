@@ -1,18 +1,21 @@
 """`kvae.datasets.load`: training-ready tf.data pipelines."""
 
 from kvae.datasets import _catalog
+from kvae.datasets import _files
 from kvae.datasets import _options
 from kvae.datasets import _pipeline
 from kvae.datasets import _sources
+from kvae.datasets import _stanford_dogs
 from kvae.datasets._splits import resolve_split
 from kvae.datasets.errors import DatasetError
 from kvae.datasets.images import scan_image_folder
 
 DEFAULT_IMAGE_SIZE = 64
-# The folder route treats the whole folder as one split called "train".
-# Its files are put in a fixed pseudo-random order before slicing, so that
-# "train[:90%]" / "train[90%:]" mix all classes.
-_FOLDER_ORDER_SEED = 1234
+# The routes that read image files put each split's files in a fixed
+# pseudo-random order before slicing, so that "train[:90%]" / "train[90%:]"
+# mix all classes (the lists and folders are sorted by class). The folder
+# route treats the whole folder as one split called "train".
+_FILE_ORDER_SEED = 1234
 
 
 def load(
@@ -52,10 +55,22 @@ def load(
        syntax. This serves the KMNIST test split when its train images are
        missing; asking for a split whose files are missing raises a
        `DatasetError` naming them and where to put them;
-    4. without `manual_dir`: tensorflow-datasets downloads the dataset.
+    4. for "stanford_dogs", `manual_dir` holding the extracted archives:
+       `Images/<wnid>-<breed>/*.jpg` with the official
+       `lists/train_list.mat` and `lists/test_list.mat` (read by kvae's own
+       small MAT reader, no SciPy needed) or plain text lists
+       `train_list.txt` / `test_list.txt` (one `<wnid>-<breed>/<file>.jpg`
+       per line, in DIR or DIR/lists). Every listed file must exist. Each
+       split is put in a fixed pseudo-random order, so slices such as
+       "train[:90%]" mix all breeds. The archives themselves go through
+       tensorflow-datasets (3.);
+    5. without `manual_dir`: tensorflow-datasets downloads the dataset.
        When the server cannot be reached, a `DatasetError` lists the files
        to fetch and the `manual_dir` route. With `manual_dir` set, kvae
        never touches the network.
+
+    Stanford Dogs' class names are the breeds ("Chihuahua", "Japanese
+    spaniel"), in the order of tfds' labels.
 
     Preprocessing: pixel values are scaled to `value_range`. Stanford Dogs
     and image folders are resized (shorter side) to `image_size` and
@@ -107,7 +122,9 @@ def load(
     Raises:
         DatasetError: unknown name, bad split string, missing, truncated or
             corrupt original files, no network and no local files, an empty
-            or unreadable image folder.
+            or unreadable image folder; for Stanford Dogs, a `manual_dir`
+            with neither `Images/` nor the archives, a split list naming
+            missing images, or a list that cannot be read.
         ValueError: other invalid arguments.
 
     Example:
@@ -117,9 +134,10 @@ def load(
                                manual_dir="../shared/data/mnist")
     test = kvae.datasets.load("kmnist", "test[:8000]", with_labels=True,
                               manual_dir="../shared/data/kmnist")
-    dogs = kvae.datasets.load("images",
-                              directory="../shared/data/stanford_dogs_subset",
+    dogs = kvae.datasets.load("stanford_dogs", "train[:90%]",
+                              manual_dir="../shared/data/stanford_dogs",
                               value_range=(-1, 1))
+    mine = kvae.datasets.load("images", directory="my_photos/")
     ```
     """
     _options.check_name(name)
@@ -145,9 +163,16 @@ def load(
 
     import tensorflow as tf
 
+    dogs_folder = None
+    if name == "stanford_dogs":
+        dogs_folder = _dogs_tree(manual_dir, bounding_boxes)
     if name == "images":
         ds, num_examples, class_names = _folder_examples(
             directory, split, image_size or DEFAULT_IMAGE_SIZE, max_examples
+        )
+    elif dogs_folder is not None:
+        ds, num_examples, class_names = _tree_examples(
+            dogs_folder, split, image_size or DEFAULT_IMAGE_SIZE, max_examples
         )
     else:
         spec = _catalog.DATASETS[name]
@@ -229,23 +254,94 @@ def _tfds_examples(builder, split, bounding_boxes, seed):
     # decoding for this dataset); the cache after resizing makes that a
     # first-epoch cost only.
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
-    label = builder.info.features["label"]
-    return ds, list(label.names)
+    names = builder.info.features["label"].names
+    if builder.name == "stanford_dogs":
+        names = [_stanford_dogs.breed_name(n) for n in names]
+    return ds, list(names)
+
+
+def _dogs_tree(manual_dir, bounding_boxes):
+    """The extracted Stanford Dogs folder to read, or None for tfds.
+
+    Raises early for a manual_dir that holds neither the tree nor any of
+    the archives.
+    """
+    folder = _files.manual_folder("stanford_dogs", manual_dir)
+    if folder is None:
+        return None
+    if _stanford_dogs.is_tree(folder):
+        if bounding_boxes:
+            raise ValueError(
+                f"bounding_boxes=True needs the annotations, which the "
+                f"extracted tree in {folder} does not hold: put images.tar, "
+                "annotation.tar and lists.tar in a folder and pass that as "
+                "manual_dir."
+            )
+        return folder
+    archives = [f.filename for f in _catalog.STANFORD_DOGS.files]
+    if not _files.existing(folder, archives):
+        raise _stanford_dogs.no_tree_error(
+            folder,
+            _files.missing_files_error(
+                _catalog.STANFORD_DOGS, folder, archives
+            ),
+        )
+    return None
+
+
+def _tree_examples(folder, split, size, max_examples):
+    """uint8 examples of an extracted Stanford Dogs tree (see `load`)."""
+    class_folders, lists = _stanford_dogs.read_tree(folder)
+    sizes = {name: len(entries) for name, (_, entries) in lists.items()}
+    try:
+        ranges = resolve_split("stanford_dogs", split, sizes)
+    except DatasetError as e:
+        raise DatasetError(
+            f"{e}\nSplit lists found in {folder}: "
+            + ", ".join(path for path, _ in lists.values())
+            + f".\n{_stanford_dogs.LAYOUT}"
+        ) from None
+    ordered = {}
+    for name, _, _ in ranges:
+        if name not in ordered:
+            list_path, entries = lists[name]
+            ordered[name] = _in_file_order(
+                *_stanford_dogs.labelled_paths(
+                    folder, class_folders, list_path, entries
+                )
+            )
+    paths = [p for name, a, b in ranges for p in ordered[name][0][a:b]]
+    labels = [y for name, a, b in ranges for y in ordered[name][1][a:b]]
+    if max_examples is not None:
+        paths, labels = paths[:max_examples], labels[:max_examples]
+    class_names = [_stanford_dogs.breed_name(c) for c in class_folders]
+    return _file_examples(paths, labels, size), len(paths), class_names
+
+
+def _in_file_order(paths, labels):
+    """The fixed pseudo-random order of `_FILE_ORDER_SEED`."""
+    import numpy as np
+
+    order = np.random.default_rng(_FILE_ORDER_SEED).permutation(len(paths))
+    return [paths[i] for i in order], [labels[i] for i in order]
 
 
 def _folder_examples(directory, split, size, max_examples):
-    import numpy as np
-    import tensorflow as tf
-
     paths, labels, class_names = scan_image_folder(directory)
-    order = np.random.default_rng(_FOLDER_ORDER_SEED).permutation(len(paths))
-    paths = [paths[i] for i in order]
-    labels = [labels[i] for i in order]
+    paths, labels = _in_file_order(paths, labels)
     ranges = resolve_split("images", split, {"train": len(paths)})
     paths = [p for _, a, b in ranges for p in paths[a:b]]
     labels = [y for _, a, b in ranges for y in labels[a:b]]
     if max_examples is not None:
         paths, labels = paths[:max_examples], labels[:max_examples]
+    return _file_examples(paths, labels, size), len(paths), class_names
+
+
+def _file_examples(paths, labels, size):
+    """Decoded, resized and center-cropped uint8 `(image, label)` pairs."""
+    import numpy as np
+    import tensorflow as tf
+
     ds = tf.data.Dataset.from_tensor_slices(
         (paths, np.asarray(labels, np.int64))
     )
@@ -256,5 +352,4 @@ def _folder_examples(directory, split, size, max_examples):
         )
         return _pipeline.resize_center_crop(image, size), label
 
-    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds, len(paths), class_names
+    return ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)

@@ -40,12 +40,15 @@ def _non_negative(value):
         raise ValueError(f"must be an int >= 0, got {value!r}")
 
 
+_SIGMA_NAMES = ("learned", "optimal")
+
+
 def _sigma(value):
-    if value != "learned" and not (
+    if value not in _SIGMA_NAMES and not (
         isinstance(value, (int, float)) and math.isfinite(value) and value > 0
     ):
         raise ValueError(
-            f"must be a positive number or 'learned', got {value!r}"
+            f"must be a positive number, 'learned' or 'optimal', got {value!r}"
         )
 
 
@@ -55,7 +58,7 @@ def _non_negative_float(value):
 
 
 def _parse_sigma(text):
-    return text if text == "learned" else float(text)
+    return text if text in _SIGMA_NAMES else float(text)
 
 
 def option(default, help, parse=str, nargs=None, choices=None, check=None):
@@ -126,8 +129,8 @@ class Config:
     )
     sigma: object = option(
         1.0,
-        "Standard deviation of the Gaussian likelihood: a number, or "
-        "'learned'.",
+        "Standard deviation of the Gaussian likelihood: a number, "
+        "'learned', or 'optimal' (each batch's RMS error, see kvae.VAE).",
         parse=_parse_sigma,
         check=_sigma,
     )
@@ -292,6 +295,13 @@ class Config:
         "epoch.",
         parse=int,
         choices=(0, 1, 2),
+    )
+    dtype_policy: str = option(
+        "float32",
+        "Keras dtype policy of the model; 'mixed_bfloat16' computes in "
+        "bfloat16 with float32 weights (faster on CPUs with AMX or "
+        "AVX512-BF16).",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
     )
     distribute: str | None = option(
         None,

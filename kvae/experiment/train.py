@@ -115,9 +115,15 @@ def train_and_evaluate(config, announce=True):
     # Created once the data is found: a run that cannot start leaves none.
     out = prepare_output(config.out)
     steps_per_epoch = math.ceil(data.num_train / config.batch_size)
-    with strategy_scope:
-        model = build_model(config, data.image_shape)
-        model.compile(optimizer=build_optimizer(config, steps_per_epoch))
+    # Layers take the global policy when they are created.
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.dtype_policy)
+    try:
+        with strategy_scope:
+            model = build_model(config, data.image_shape)
+            model.compile(optimizer=build_optimizer(config, steps_per_epoch))
+    finally:
+        keras.config.set_dtype_policy(policy)
     timer = TrainTimer()
     history_path = os.path.join(out, "history.csv")
     history_tmp = os.path.join(out, ".history.csv.partial")

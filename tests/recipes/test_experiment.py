@@ -72,6 +72,9 @@ def test_recipe_specific_flags(load_recipe):
         "learned"
     )
     assert experiment.parse_args(dogs, ["--sigma", "0.3"]).sigma == 0.3
+    mnist = load_recipe("mnist").CONFIG
+    optimal = experiment.parse_args(mnist, ["--sigma", "optimal"])
+    assert optimal.sigma == "optimal"
     with pytest.raises(SystemExit):
         experiment.parse_args(dogs, ["--sigma", "-1"])
     with pytest.raises(SystemExit):
@@ -208,6 +211,7 @@ NON_DEFAULT_FLAGS = {
     "interpolation_steps": ["4"],
     "interpolation_scale": ["2"],
     "verbose": ["2"],
+    "dtype_policy": ["mixed_bfloat16"],
     "distribute": ["data_parallel"],
 }
 
