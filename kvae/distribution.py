@@ -3,9 +3,10 @@
 kvae has no distribution engine of its own. On JAX it sets a
 `keras.distribution` (`DataParallel`, or `ModelParallel` with a layout map
 for the wide `ResidualDecoder`); on TensorFlow it makes a
-`tf.distribute.MirroredStrategy`. Keras offers neither on PyTorch, and kvae
-says so (`NotImplementedError`) instead of faking it. See
-`docs/distribution.md`.
+`tf.distribute.MirroredStrategy` (or a `MultiWorkerMirroredStrategy` from
+`TF_CONFIG`); on PyTorch, where Keras has no engine, it uses
+`torch.distributed` collectives in kvae's train step, one process per
+device under `torchrun`. See `docs/distribution.md`.
 
 Every function returns the backend's own object, which has a `scope()`:
 create and compile the model inside it, then call `fit` as usual with the
@@ -25,14 +26,50 @@ model.fit(x, batch_size=64 * kvae.distribution.num_replicas(distribution))
 """
 
 import contextlib
+import os
 
 import keras
 
 from kvae.backend import distribution_lib
 
 STRATEGIES = ("none", "data_parallel", "model_parallel")
+# Seconds a process waits for the others in a collective before it stops
+# with an error (a dead or stuck process); `KVAE_DISTRIBUTED_TIMEOUT`
+# overrides it. Long enough for a slow first step (compiling) on CPU.
+DEFAULT_TIMEOUT = 300
+TIMEOUT_VARIABLE = "KVAE_DISTRIBUTED_TIMEOUT"
 
-def data_parallel(devices=None):
+
+def timeout_seconds(timeout=None):
+    """The collective timeout: `timeout`, else `$KVAE_DISTRIBUTED_TIMEOUT`,
+    else `DEFAULT_TIMEOUT` (seconds)."""
+    if timeout is None:
+        timeout = os.environ.get(TIMEOUT_VARIABLE, DEFAULT_TIMEOUT)
+    timeout = float(timeout)
+    if timeout <= 0:
+        raise ValueError(
+            f"The distributed timeout must be positive seconds; got "
+            f"{timeout} (from the `timeout` argument or ${TIMEOUT_VARIABLE})."
+        )
+    return timeout
+
+
+def process_index():
+    """This process's index among the training processes (0 on one).
+
+    Process 0 writes the files of a run (model, logs, GIFs); the others
+    write nothing.
+    """
+    return distribution_lib.process_index()
+
+
+def process_count():
+    """How many processes train together (1 without a multi-process
+    launch)."""
+    return distribution_lib.process_count()
+
+
+def data_parallel(devices=None, timeout=None):
     """Data-parallel training on every device, with the backend's engine.
 
     Each device holds a full copy of the weights and gets an equal slice of
@@ -45,7 +82,17 @@ def data_parallel(devices=None):
       creating the model: variables made earlier stay on one device.
     - TensorFlow: a `tf.distribute.MirroredStrategy`. Create and compile the
       model inside its `scope()`.
-    - torch: raises `NotImplementedError` (Keras has no engine for it).
+    - torch: one process per device, started by `torchrun` (its `RANK`,
+      `WORLD_SIZE`, `MASTER_ADDR` and `MASTER_PORT`): joins the
+      `torch.distributed` group (gloo on CPU, nccl on GPU). A model created
+      in its `scope()` trains on its process's slice of each global batch,
+      with gradients and metric updates summed across processes. Without
+      torchrun's variables it raises `RuntimeError` saying how to launch.
+
+    Several processes (machines) are detected from how they were launched:
+    `torchrun`'s variables (torch), `TF_CONFIG`
+    (`MultiWorkerMirroredStrategy`, TensorFlow), `KERAS_DISTRIBUTION_*`
+    (`keras.distribution.initialize`, JAX). See `docs/distribution.md`.
 
     Args:
         devices: list or `None`. JAX devices (`jax.devices()`, or names such
@@ -54,6 +101,8 @@ def data_parallel(devices=None):
             the virtual CPU devices made by XLA's
             `--xla_force_host_platform_device_count` flag on JAX, or by
             `tf.config.set_logical_device_configuration` on TensorFlow.
+        timeout: float or `None`. Seconds a process waits for the others
+            before stopping with an error; see `timeout_seconds`.
 
     Returns:
         The distribution (JAX) or strategy (TensorFlow). Both have `scope()`.
@@ -68,7 +117,7 @@ def data_parallel(devices=None):
     model.fit(x, batch_size=256)  # the global batch, split across devices
     ```
     """
-    return distribution_lib.data_parallel(devices)
+    return distribution_lib.data_parallel(devices, timeout_seconds(timeout))
 
 
 def model_parallel(model_parallel=2, devices=None, layout_map=None):

@@ -5,7 +5,7 @@ import jax
 import keras
 
 
-def data_parallel(devices=None):
+def data_parallel(devices=None, timeout=None):
     distribution = keras.distribution.DataParallel(
         devices=_devices(devices)
     )
@@ -48,3 +48,11 @@ def _devices(devices):
     if devices is None:
         return keras.distribution.list_devices()
     return list(devices)
+
+
+def process_index():
+    return 0
+
+
+def process_count():
+    return 1

@@ -4,7 +4,7 @@
 import tensorflow as tf
 
 
-def data_parallel(devices=None):
+def data_parallel(devices=None, timeout=None):
     return tf.distribute.MirroredStrategy(devices=_devices(devices))
 
 
@@ -31,3 +31,11 @@ def _devices(devices):
     accelerators = tf.config.list_logical_devices("GPU")
     accelerators = accelerators or tf.config.list_logical_devices("CPU")
     return [device.name for device in accelerators]
+
+
+def process_index():
+    return 0
+
+
+def process_count():
+    return 1

@@ -1,9 +1,22 @@
-"""`train_step`/`test_step` for the PyTorch backend (`loss.backward()`)."""
+"""`train_step`/`test_step` for the PyTorch backend (`loss.backward()`).
+
+A model created in the `scope()` of `kvae.distribution.data_parallel()`
+under torchrun trains on its process's slice of each batch, with the
+gradients and metric updates summed across processes
+(`kvae/backend/torch_distribution.py`).
+"""
 
 import torch
 
+from kvae.backend import torch_distribution
+
 
 class VAETrainer:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._process_group = torch_distribution.current()
+        self._process_group_synced = False
+
     # Keras's torch trainer refuses `steps_per_execution > 1`, although its
     # epoch iterator already hands the step function a list of that many
     # batches; these two methods run them in turn.
@@ -18,20 +31,41 @@ class VAETrainer:
         return self.test_function
 
     def train_step(self, data):
-        x = self.unpack_images(data)
+        x, weight, group = self._local_batch(data)
         self.zero_grad()
         loss, aux = self.compute_elbo(x, training=True)
         self.optimizer.scale_loss(loss).backward()
         trainable_weights = self.trainable_weights[:]
         gradients = [v.value.grad for v in trainable_weights]
+        if group is not None:
+            gradients = group.sum_gradients(gradients, weight)
         with torch.no_grad():
             self.optimizer.apply(gradients, trainable_weights)
-        return self.update_trackers(x, loss, aux, training=True)
+        return self._logs(group, x, loss, aux, training=True)
 
     def test_step(self, data):
-        x = self.unpack_images(data)
+        x, _, group = self._local_batch(data)
         loss, aux = self.compute_elbo(x, training=False)
-        return self.update_trackers(x, loss, aux)
+        return self._logs(group, x, loss, aux)
+
+    def _local_batch(self, data):
+        """This process's slice of the batch, its share, and the group."""
+        x = self.unpack_images(data)
+        group = self._process_group
+        if group is None:
+            return x, 1.0, None
+        if not self._process_group_synced:
+            group.sync_initial_state(self)
+            self._process_group_synced = True
+        x, weight = group.shard(x)
+        return x, weight, group
+
+    def _logs(self, group, x, loss, aux, training=False):
+        if group is None:
+            return self.update_trackers(x, loss, aux, training=training)
+        before = group.metric_state(self)
+        self.update_trackers(x, loss, aux, training=training)
+        return group.sum_metric_updates(self, before)
 
 
 def _multi_step(step):

@@ -305,7 +305,8 @@ class Config:
     )
     distribute: str | None = option(
         None,
-        "Train on several devices: 'data_parallel' (JAX or TensorFlow) or "
+        "Train on several devices: 'data_parallel' (every backend; several "
+        "processes under torchrun, TF_CONFIG or KERAS_DISTRIBUTION_*) or "
         "'model_parallel' (JAX); see docs/distribution.md.",
         choices=distribution.STRATEGIES,
     )

@@ -112,8 +112,12 @@ def train_and_evaluate(config, announce=True):
     strategy_scope = distribution_scope(config)
     check_tensorboard(config)
     data = load_data(config)
+    # Several processes train together under a multi-process launch; only
+    # process 0 writes, the others never open the output folder.
+    writer = distribution.process_index() == 0
+    announce = announce and writer
     # Created once the data is found: a run that cannot start leaves none.
-    out = prepare_output(config.out)
+    out = prepare_output(config.out) if writer else config.out
     steps_per_epoch = math.ceil(data.num_train / config.batch_size)
     # Layers take the global policy when they are created.
     policy = keras.config.dtype_policy()
@@ -127,11 +131,12 @@ def train_and_evaluate(config, announce=True):
     timer = TrainTimer()
     history_path = os.path.join(out, "history.csv")
     history_tmp = os.path.join(out, ".history.csv.partial")
-    fit_callbacks = [
-        timer,
-        keras.callbacks.CSVLogger(history_tmp),
-        *make_callbacks(config, data, out),
-    ]
+    fit_callbacks = [timer]
+    if writer:
+        fit_callbacks += [
+            keras.callbacks.CSVLogger(history_tmp),
+            *make_callbacks(config, data, out),
+        ]
     if announce:
         print(
             f"Training {config.name}: {data.num_train} training images "
@@ -156,7 +161,7 @@ def train_and_evaluate(config, announce=True):
             **fit_kwargs,
         )
     finally:
-        if os.path.exists(history_tmp):
+        if writer and os.path.exists(history_tmp):
             os.replace(history_tmp, history_path)
     fit_seconds = time.perf_counter() - fit_start
 
@@ -178,12 +183,15 @@ def train_and_evaluate(config, announce=True):
         seed=config.seed,
         verbose=config.verbose if announce else 0,
     )
+    metrics = run_metrics(config, data, test, timer.epoch_seconds, fit_seconds)
+    if not writer:
+        metrics["history"] = history.history
+        return metrics
     save_model(model, os.path.join(out, "model.keras"))
     if "latent_pca" in config.plots:
         plot_latent_pca(
             model, data.x_test, data.y_test, os.path.join(out, "latent_pca.png")
         )
-    metrics = run_metrics(config, data, test, timer.epoch_seconds, fit_seconds)
     metrics["wall_time_s"] = time.perf_counter() - start
     metrics["files"] = sorted(set(files_written(out)) | {"metrics.json"})
     write_json(os.path.join(out, "metrics.json"), metrics)

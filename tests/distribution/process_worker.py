@@ -1,0 +1,121 @@
+"""One process of a multi-process training, for `test_processes_*.py`.
+
+    python -m tests.distribution.process_worker MODE RESULTS_DIR
+
+Started by the tests once alone and once per process of a launch (torch:
+torchrun's `RANK`, `WORLD_SIZE`, `MASTER_ADDR`, `MASTER_PORT`).
+`kvae.distribution.data_parallel()` finds the launch; alone, it trains on
+one device. Every mode trains the same small VAE on the same global
+batches, with noise `eps` that is a fixed function of each example (so the
+result does not depend on how the batch is split), and writes
+`RESULTS_DIR/result<process index>.npz`. Modes:
+
+- `train`: 2 epochs of 2 steps, then `evaluate`; process 0 saves the model
+  to `RESULTS_DIR/model.keras`.
+- `die`: process 1 kills itself (SIGKILL) after its first step.
+- `stall`: process 1 stops itself (SIGSTOP) after its first step.
+"""
+
+import os
+import signal
+import sys
+
+import keras
+import numpy as np
+
+import kvae
+import kvae.distribution
+
+LATENT, BATCH, STEPS = 3, 16, 4
+SHAPE = (28, 28, 1)
+LAUNCHED = ("RANK", "TF_CONFIG", "KERAS_DISTRIBUTION_NUM_PROCESSES")
+
+
+@keras.saving.register_keras_serializable(package="kvae_tests")
+class ExampleNoiseVAE(kvae.VAE):
+    """Trains on noise that is a fixed function of each example's code;
+    still draws the default `eps`, and keeps the first draw of this
+    process (eager backends) in `drawn`."""
+
+    drawn = []
+
+    def draw_eps(self, z_mean):
+        drawn = super().draw_eps(z_mean)
+        if keras.backend.backend() == "torch" and not self.drawn:
+            self.drawn.append(keras.ops.convert_to_numpy(drawn))
+        offset = keras.ops.arange(z_mean.shape[-1], dtype=z_mean.dtype)
+        fixed = keras.ops.sin(10.0 * keras.ops.stop_gradient(z_mean) + offset)
+        return fixed + 0.0 * drawn
+
+
+def images(n=BATCH * STEPS // 2, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n,) + SHAPE) < 0.3).astype("float32")
+
+
+def vae():
+    return ExampleNoiseVAE(
+        kvae.layers.ConvEncoder(LATENT, filters=(4, 8), dense_units=16),
+        kvae.layers.ConvDecoder(SHAPE, filters=(8, 4), dense_units=16),
+        seed=0,
+    )
+
+
+class StepLogs(keras.callbacks.Callback):
+    def __init__(self, mode):
+        super().__init__()
+        self.mode = mode
+        self.logs = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.logs.append({k: float(v) for k, v in logs.items()})
+        if self.mode != "train" and kvae.distribution.process_index() == 1:
+            print("process 1 stops", flush=True)
+            os.kill(
+                os.getpid(),
+                signal.SIGKILL if self.mode == "die" else signal.SIGSTOP,
+            )
+
+
+def main(mode, results_dir):
+    launched = any(name in os.environ for name in LAUNCHED)
+    keras.utils.set_random_seed(int(os.environ.get("RANK", 0)))
+    distribution = kvae.distribution.data_parallel() if launched else None
+    index = kvae.distribution.process_index()
+    with kvae.distribution.scope(distribution):
+        model = vae()
+        model.compile(optimizer=keras.optimizers.SGD(1e-3))
+    model.build((None,) + SHAPE)
+    # Each process starts from other weights; process 0's are used.
+    rng = np.random.default_rng(index)
+    for v in sorted(model.trainable_variables, key=lambda v: v.path):
+        v.assign((0.1 * rng.standard_normal(v.shape)).astype("float32"))
+    steps = StepLogs(mode)
+    x = images()
+    history = model.fit(
+        x,
+        batch_size=BATCH,
+        epochs=2,
+        shuffle=True,
+        verbose=0,
+        callbacks=[steps],
+    )
+    out = {"process_count": kvae.distribution.process_count()}
+    for key, values in history.history.items():
+        out[f"epoch/{key}"] = np.asarray(values)
+    for key in steps.logs[0]:
+        out[f"step/{key}"] = np.asarray([s[key] for s in steps.logs])
+    for v in model.trainable_variables:
+        out[f"weight/{v.path}"] = keras.ops.convert_to_numpy(v)
+    out["evaluate_loss"] = model.evaluate(
+        x, batch_size=BATCH, verbose=0, return_dict=True
+    )["loss"]
+    if model.drawn:
+        out["drawn"] = model.drawn[0]
+    np.savez(os.path.join(results_dir, f"result{index}.npz"), **out)
+    if index == 0:
+        model.save(os.path.join(results_dir, "model.keras"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
