@@ -6,9 +6,7 @@ import keras
 
 
 def data_parallel(devices=None, timeout=None):
-    distribution = keras.distribution.DataParallel(
-        devices=_devices(devices)
-    )
+    distribution = keras.distribution.DataParallel(devices=_devices(devices))
     keras.distribution.set_distribution(distribution)
     return distribution
 

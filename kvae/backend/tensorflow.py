@@ -43,13 +43,34 @@ class VAETrainer:
             )
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self.update_trackers(x, loss, aux, training=True)
+        logs = self.update_trackers(x, loss, aux, training=True)
+        return _reducible_across_workers(self, logs)
 
     def test_step(self, data):
         x = self.unpack_images(data)
         with _replica_noise(self):
             loss, aux = self.compute_elbo(x, training=False)
-        return self.update_trackers(x, loss, aux)
+        logs = self.update_trackers(x, loss, aux)
+        return _reducible_across_workers(self, logs)
+
+
+def _reducible_across_workers(model, logs):
+    """The logs as 1-element vectors under a multi-worker strategy.
+
+    Keras 3.15 reduces the logs of a `MultiWorkerMirroredStrategy` with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails for scalars
+    ("Invalid reduction dimension 0 for input with 0 dimensions"). Every
+    replica holds the same global means (the trackers are synchronized),
+    so the mean over replicas of the 1-element vectors is that scalar.
+    """
+    strategy = model.distribute_strategy
+    multi_worker = (
+        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and strategy.extended._in_multi_worker_mode()
+    )
+    if not multi_worker:
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
 
 
 @contextlib.contextmanager

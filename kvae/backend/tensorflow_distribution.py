@@ -1,11 +1,28 @@
 """Multi-device training on TensorFlow: `tf.distribute.MirroredStrategy`
-(Keras's `keras.distribution` for TensorFlow is an unfinished prototype)."""
+on one machine, `MultiWorkerMirroredStrategy` across processes named by
+`TF_CONFIG` (Keras's `keras.distribution` for TensorFlow is an unfinished
+prototype)."""
+
+import json
+import os
 
 import tensorflow as tf
 
 
 def data_parallel(devices=None, timeout=None):
-    return tf.distribute.MirroredStrategy(devices=_devices(devices))
+    if "TF_CONFIG" not in os.environ:
+        return tf.distribute.MirroredStrategy(devices=_devices(devices))
+    if devices is not None:
+        raise ValueError(
+            "Under TF_CONFIG (MultiWorkerMirroredStrategy) every worker "
+            "uses all of its devices; `devices` cannot be given."
+        )
+    options = tf.distribute.experimental.CommunicationOptions(
+        timeout_seconds=timeout
+    )
+    return tf.distribute.MultiWorkerMirroredStrategy(
+        communication_options=options
+    )
 
 
 def model_parallel(model_parallel, devices, layout_map, default_layout_map):
@@ -34,8 +51,20 @@ def _devices(devices):
 
 
 def process_index():
-    return 0
+    """The task's index in `TF_CONFIG`: 0 for the chief (or worker 0
+    without a chief), which writes the files."""
+    config = _tf_config()
+    task = config.get("task", {})
+    if task.get("type") == "chief":
+        return 0
+    has_chief = bool(config.get("cluster", {}).get("chief"))
+    return int(task.get("index", 0)) + int(has_chief)
 
 
 def process_count():
-    return 1
+    cluster = _tf_config().get("cluster", {})
+    return max(1, sum(len(cluster.get(t, ())) for t in ("chief", "worker")))
+
+
+def _tf_config():
+    return json.loads(os.environ.get("TF_CONFIG", "{}"))

@@ -77,8 +77,32 @@ class StepLogs(keras.callbacks.Callback):
             )
 
 
+def tensorflow_replica_draw(model, strategy):
+    """What this process's replica draws for `eps` in a train step."""
+    import tensorflow as tf
+
+    from kvae.backend.tensorflow import _replica_noise
+
+    def draw():
+        with _replica_noise(model):
+            return keras.random.normal(
+                (BATCH // 2, LATENT), seed=model.seed_generator
+            )
+
+    if strategy is None:
+        return keras.ops.convert_to_numpy(draw())
+    local = strategy.experimental_local_results(
+        tf.function(lambda: strategy.run(draw))()
+    )
+    return keras.ops.convert_to_numpy(local[0])
+
+
 def main(mode, results_dir):
     launched = any(name in os.environ for name in LAUNCHED)
+    # On torch kvae shares process 0's seed and weights itself, so each
+    # process starts from others there; TF and JAX synchronize the
+    # initial values of variables as they are created, not later writes.
+    torch = keras.backend.backend() == "torch"
     keras.utils.set_random_seed(int(os.environ.get("RANK", 0)))
     distribution = kvae.distribution.data_parallel() if launched else None
     index = kvae.distribution.process_index()
@@ -87,7 +111,7 @@ def main(mode, results_dir):
         model.compile(optimizer=keras.optimizers.SGD(1e-3))
     model.build((None,) + SHAPE)
     # Each process starts from other weights; process 0's are used.
-    rng = np.random.default_rng(index)
+    rng = np.random.default_rng(index if torch else 0)
     for v in sorted(model.trainable_variables, key=lambda v: v.path):
         v.assign((0.1 * rng.standard_normal(v.shape)).astype("float32"))
     steps = StepLogs(mode)
@@ -112,6 +136,8 @@ def main(mode, results_dir):
     )["loss"]
     if model.drawn:
         out["drawn"] = model.drawn[0]
+    elif keras.backend.backend() == "tensorflow":
+        out["drawn"] = tensorflow_replica_draw(model, distribution)
     np.savez(os.path.join(results_dir, f"result{index}.npz"), **out)
     if index == 0:
         model.save(os.path.join(results_dir, "model.keras"))

@@ -27,10 +27,29 @@ def test_objects_pass_through():
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="torch only")
-def test_torch_says_plainly_it_has_no_engine():
-    for name in ("data_parallel", "model_parallel"):
-        with pytest.raises(NotImplementedError, match="distribution.md"):
-            kvae.distribution.get(name)
+def test_torch_data_parallel_needs_torchrun(monkeypatch):
+    for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(RuntimeError, match="torchrun --nproc-per-node 2"):
+        kvae.distribution.get("data_parallel")
+    with pytest.raises(ValueError, match="one device"):
+        kvae.distribution.data_parallel(devices=["cuda:0"])
+    with pytest.raises(NotImplementedError, match="JAX only"):
+        kvae.distribution.get("model_parallel")
+    assert kvae.distribution.process_index() == 0
+    assert kvae.distribution.process_count() == 1
+
+
+def test_timeout_seconds(monkeypatch):
+    monkeypatch.delenv(kvae.distribution.TIMEOUT_VARIABLE, raising=False)
+    assert kvae.distribution.timeout_seconds() == (
+        kvae.distribution.DEFAULT_TIMEOUT
+    )
+    monkeypatch.setenv(kvae.distribution.TIMEOUT_VARIABLE, "12.5")
+    assert kvae.distribution.timeout_seconds() == 12.5
+    assert kvae.distribution.timeout_seconds(3) == 3.0
+    with pytest.raises(ValueError, match="KVAE_DISTRIBUTED_TIMEOUT"):
+        kvae.distribution.timeout_seconds(0)
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tensorflow only")
