@@ -11,6 +11,8 @@ Without that, `eps` would be the same at every step.
 import jax
 import keras
 
+from kvae.backend import jax_distribution
+
 
 def _collect(scope, variables, fallback_values):
     """The values `variables` have at the end of `scope`."""
@@ -22,6 +24,35 @@ def _collect(scope, variables, fallback_values):
 
 
 class VAETrainer:
+    # Keras splits only a `tf.data` pipeline across processes; arrays
+    # become one when a distribution spans several processes.
+    def fit(self, x=None, y=None, validation_data=None, **kwargs):
+        if jax_distribution.multi_process():
+            batch_size = kwargs.pop("batch_size", None)
+            x = jax_distribution.as_global_batches(
+                x, batch_size, kwargs.pop("shuffle", True)
+            )
+            if isinstance(validation_data, tuple):
+                validation_data = jax_distribution.as_global_batches(
+                    validation_data[0],
+                    kwargs.pop("validation_batch_size", None) or batch_size,
+                    False,
+                )
+        return super().fit(x, y, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        if jax_distribution.multi_process():
+            x = jax_distribution.as_global_batches(
+                x, kwargs.pop("batch_size", None), False
+            )
+        return super().evaluate(x, y, **kwargs)
+
+    def save(self, *args, **kwargs):
+        if not jax_distribution.multi_process():
+            return super().save(*args, **kwargs)
+        with jax_distribution.saving_in_one_process(self):
+            return super().save(*args, **kwargs)
+
     def stateless_elbo(
         self,
         trainable_variables,
@@ -131,9 +162,12 @@ def compile_inference(model, fn):
     jitted = jax.jit(stateless_fn)
 
     def inference(*args):
+        # Under several processes, each computes on its own copy of the
+        # replicated weights: process 0 alone draws the GIFs.
+        local = jax_distribution.process_local
         return jitted(
-            [v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables],
+            [local(v.value) for v in model.trainable_variables],
+            [local(v.value) for v in model.non_trainable_variables],
             *args,
         )
 

@@ -1,11 +1,58 @@
 """Multi-device training on JAX: `keras.distribution`, which Keras
-implements for JAX."""
+implements for JAX, on the devices of one process or of several.
+
+Several processes are named by Keras's `KERAS_DISTRIBUTION_JOB_ADDRESSES`
+(the coordinator first), `KERAS_DISTRIBUTION_NUM_PROCESSES` and
+`KERAS_DISTRIBUTION_PROCESS_ID`. `data_parallel` then starts
+`jax.distributed` with kvae's timeout (on CPU with gloo collectives) and
+the mesh spans every process's devices. Keras shards only a `tf.data`
+pipeline across processes, so `as_global_batches` turns arrays into one.
+"""
+
+import contextlib
+import os
 
 import jax
 import keras
+import numpy as np
+
+LAUNCH_VARIABLES = (
+    "KERAS_DISTRIBUTION_JOB_ADDRESSES",
+    "KERAS_DISTRIBUTION_NUM_PROCESSES",
+    "KERAS_DISTRIBUTION_PROCESS_ID",
+)
+
+
+def launched():
+    """Whether Keras's variables name several processes."""
+    return all(name in os.environ for name in LAUNCH_VARIABLES)
+
+
+def initialize(timeout):
+    """Joins the processes named by `KERAS_DISTRIBUTION_*`, once."""
+    if jax.distributed.is_initialized():
+        return
+    from keras.src.backend.jax import distribution_lib
+
+    if os.environ.get("JAX_PLATFORMS", "") == "cpu":
+        # Cross-process collectives on CPU need an implementation; JAX's
+        # CPU client has gloo built in.
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    addresses = os.environ["KERAS_DISTRIBUTION_JOB_ADDRESSES"].split(",")
+    jax.distributed.initialize(
+        coordinator_address=addresses[0],
+        num_processes=int(os.environ["KERAS_DISTRIBUTION_NUM_PROCESSES"]),
+        process_id=int(os.environ["KERAS_DISTRIBUTION_PROCESS_ID"]),
+        initialization_timeout=int(timeout),
+        heartbeat_timeout_seconds=max(1, int(timeout)),
+    )
+    # As keras.distribution.initialize: one random seed in every process.
+    distribution_lib.initialize_rng()
 
 
 def data_parallel(devices=None, timeout=None):
+    if launched():
+        initialize(timeout)
     distribution = keras.distribution.DataParallel(devices=_devices(devices))
     keras.distribution.set_distribution(distribution)
     return distribution
@@ -49,8 +96,74 @@ def _devices(devices):
 
 
 def process_index():
-    return 0
+    return jax.process_index()
 
 
 def process_count():
-    return 1
+    return jax.process_count()
+
+
+def multi_process():
+    """Whether a distribution spans several processes."""
+    return (
+        jax.process_count() > 1
+        and keras.distribution.distribution() is not None
+    )
+
+
+def as_global_batches(x, batch_size, shuffle):
+    """Arrays `x` as a `tf.data` pipeline of global batches, which Keras
+    splits across the processes (each keeps its slice of every batch).
+
+    Every process builds the same pipeline: the shuffling seed comes from
+    Keras's global seed, which `initialize` made the same everywhere.
+    """
+    if not isinstance(x, np.ndarray):
+        return x
+    import tensorflow as tf
+    from keras.src.utils import rng_utils
+
+    dataset = tf.data.Dataset.from_tensor_slices(x)
+    if shuffle:
+        dataset = dataset.shuffle(
+            len(x),
+            seed=rng_utils.get_random_seed(),
+            reshuffle_each_iteration=True,
+        )
+    return dataset.batch(batch_size or 32)
+
+
+@contextlib.contextmanager
+def saving_in_one_process(model):
+    """Lets one process save `model` while the others go on.
+
+    Keras's saving makes throwaway variables (under a multi-process
+    distribution their creation waits for every process) and reads each
+    variable whole (a replicated array that spans processes cannot be read
+    whole). Inside, there is no distribution, and each replicated variable
+    holds this process's copy; both are restored on leaving.
+    """
+    from keras.src.distribution import distribution_lib
+
+    distribution = distribution_lib.distribution()
+    variables = list(model.variables)
+    if model.optimizer is not None:
+        variables += list(model.optimizer.variables)
+    values = [v._value for v in variables]
+    distribution_lib.set_distribution(None)
+    try:
+        for variable, value in zip(variables, values):
+            variable._value = process_local(value)
+        yield
+    finally:
+        for variable, value in zip(variables, values):
+            variable._value = value
+        distribution_lib.set_distribution(distribution)
+
+
+def process_local(value):
+    """A replicated array that spans processes, as this process's copy."""
+    if isinstance(value, jax.Array) and not value.is_fully_addressable:
+        if value.sharding.is_fully_replicated:
+            return value.addressable_data(0)
+    return value

@@ -34,8 +34,8 @@ LAUNCHED = ("RANK", "TF_CONFIG", "KERAS_DISTRIBUTION_NUM_PROCESSES")
 @keras.saving.register_keras_serializable(package="kvae_tests")
 class ExampleNoiseVAE(kvae.VAE):
     """Trains on noise that is a fixed function of each example's code;
-    still draws the default `eps`, and keeps the first draw of this
-    process (eager backends) in `drawn`."""
+    still draws the default `eps`, and keeps this process's part of the
+    first draw in `drawn` (torch, JAX; TensorFlow: `tensorflow_draw`)."""
 
     drawn = []
 
@@ -43,6 +43,11 @@ class ExampleNoiseVAE(kvae.VAE):
         drawn = super().draw_eps(z_mean)
         if keras.backend.backend() == "torch" and not self.drawn:
             self.drawn.append(keras.ops.convert_to_numpy(drawn))
+        if keras.backend.backend() == "jax":
+            import jax
+
+            # This process's slice of the global draw, inside the step.
+            jax.debug.callback(self.drawn.append, drawn, partitioned=True)
         offset = keras.ops.arange(z_mean.shape[-1], dtype=z_mean.dtype)
         fixed = keras.ops.sin(10.0 * keras.ops.stop_gradient(z_mean) + offset)
         return fixed + 0.0 * drawn
@@ -77,7 +82,7 @@ class StepLogs(keras.callbacks.Callback):
             )
 
 
-def tensorflow_replica_draw(model, strategy):
+def tensorflow_draw(model, strategy):
     """What this process's replica draws for `eps` in a train step."""
     import tensorflow as tf
 
@@ -120,7 +125,9 @@ def main(mode, results_dir):
         x,
         batch_size=BATCH,
         epochs=2,
-        shuffle=True,
+        # On JAX several processes read a tf.data pipeline, which shuffles
+        # otherwise than `fit` shuffles arrays.
+        shuffle=keras.backend.backend() != "jax",
         verbose=0,
         callbacks=[steps],
     )
@@ -135,9 +142,9 @@ def main(mode, results_dir):
         x, batch_size=BATCH, verbose=0, return_dict=True
     )["loss"]
     if model.drawn:
-        out["drawn"] = model.drawn[0]
+        out["drawn"] = np.asarray(model.drawn[0])
     elif keras.backend.backend() == "tensorflow":
-        out["drawn"] = tensorflow_replica_draw(model, distribution)
+        out["drawn"] = tensorflow_draw(model, distribution)
     np.savez(os.path.join(results_dir, f"result{index}.npz"), **out)
     if index == 0:
         model.save(os.path.join(results_dir, "model.keras"))
