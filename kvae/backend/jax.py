@@ -27,25 +27,34 @@ class VAETrainer:
     # Keras splits only a `tf.data` pipeline across processes; arrays
     # become one when a distribution spans several processes.
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
-        if jax_distribution.multi_process():
-            batch_size = kwargs.pop("batch_size", None)
-            x = jax_distribution.as_global_batches(
-                x, batch_size, kwargs.pop("shuffle", True)
+        if not jax_distribution.multi_process():
+            return super().fit(x, y, validation_data=validation_data, **kwargs)
+        batch_size = kwargs.pop("batch_size", None)
+        local = jax_distribution.as_global_batches(
+            x, batch_size, kwargs.pop("shuffle", True)
+        )
+        if isinstance(validation_data, tuple) and local is not None:
+            validation_data = jax_distribution.as_global_batches(
+                validation_data[0],
+                kwargs.pop("validation_batch_size", None) or batch_size,
+                False,
             )
-            if isinstance(validation_data, tuple):
-                validation_data = jax_distribution.as_global_batches(
-                    validation_data[0],
-                    kwargs.pop("validation_batch_size", None) or batch_size,
-                    False,
-                )
-        return super().fit(x, y, validation_data=validation_data, **kwargs)
+        if local is None:
+            return super().fit(x, y, validation_data=validation_data, **kwargs)
+        with jax_distribution.sharded_by_kvae():
+            return super().fit(
+                local, validation_data=validation_data, shuffle=False, **kwargs
+            )
 
     def evaluate(self, x=None, y=None, **kwargs):
-        if jax_distribution.multi_process():
-            x = jax_distribution.as_global_batches(
-                x, kwargs.pop("batch_size", None), False
-            )
-        return super().evaluate(x, y, **kwargs)
+        if not jax_distribution.multi_process():
+            return super().evaluate(x, y, **kwargs)
+        batch_size = kwargs.pop("batch_size", None)
+        local = jax_distribution.as_global_batches(x, batch_size, False)
+        if local is None:
+            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+        with jax_distribution.sharded_by_kvae():
+            return super().evaluate(local, **kwargs)
 
     def save(self, *args, **kwargs):
         if not jax_distribution.multi_process():

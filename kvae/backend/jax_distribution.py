@@ -112,17 +112,20 @@ def multi_process():
 
 
 def as_global_batches(x, batch_size, shuffle):
-    """Arrays `x` as a `tf.data` pipeline of global batches, which Keras
-    splits across the processes (each keeps its slice of every batch).
+    """Arrays `x` as a `tf.data` pipeline of this process's slices of the
+    global batches (`None` for anything else: use it as it is).
 
-    Every process builds the same pipeline: the shuffling seed comes from
-    Keras's global seed, which `initialize` made the same everywhere.
+    Every process builds the same global batches (the shuffling seed is
+    Keras's global seed, which `initialize` made the same everywhere) and
+    keeps its even slice of each, the last partial batch included, which
+    Keras's own `rebatch` + `shard` would hand to one process only.
     """
     if not isinstance(x, np.ndarray):
-        return x
+        return None
     import tensorflow as tf
     from keras.src.utils import rng_utils
 
+    count, index = jax.process_count(), jax.process_index()
     dataset = tf.data.Dataset.from_tensor_slices(x)
     if shuffle:
         dataset = dataset.shuffle(
@@ -130,7 +133,32 @@ def as_global_batches(x, batch_size, shuffle):
             seed=rng_utils.get_random_seed(),
             reshuffle_each_iteration=True,
         )
-    return dataset.batch(batch_size or 32)
+
+    def local_slice(batch):
+        n = tf.shape(batch)[0]
+        check = tf.debugging.assert_equal(
+            n % count,
+            0,
+            message=f"Every batch must split evenly across the {count} "
+            "processes (and their devices); choose the batch size and the "
+            "number of examples so that the last batch does too.",
+        )
+        with tf.control_dependencies([check]):
+            return batch[n * index // count : n * (index + 1) // count]
+
+    return dataset.batch(batch_size or 32).map(local_slice)
+
+
+@contextlib.contextmanager
+def sharded_by_kvae():
+    """Keras takes the pipelines of `as_global_batches` as they are."""
+    distribution = keras.distribution.distribution()
+    auto_shard = distribution.auto_shard_dataset
+    distribution.auto_shard_dataset = False
+    try:
+        yield
+    finally:
+        distribution.auto_shard_dataset = auto_shard
 
 
 @contextlib.contextmanager
