@@ -383,8 +383,7 @@ class VAE(
         """The KL term of the prior's level, `(n, columns)`."""
         if analytic_kl:
             return self.prior.kl_divergence(z_mean, z_log_var, z)
-        log_q = elbo.gaussian_log_prob(z, z_mean, z_log_var)
-        return ops.expand_dims(log_q - self.prior.log_prob(z), -1)
+        return self.prior.sampled_kl(z_mean, z_log_var, z)
 
     def level_dims(self):
         """The number of latent dimensions of each level, bottom first."""
