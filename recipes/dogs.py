@@ -21,9 +21,9 @@ collapse. The default, sigma "optimal", uses each batch's root-mean-square
 error (Rybkin et al., 2021). On short runs (docs/gallery.md,
 benchmarks/dogs_settings.py) it trails a fixed 0.1 while its sigma is
 above 0.1 (by 1.6 dB PSNR after 400 steps, 0.3 dB after 800) and then
-weights the reconstructions more than 0.1 does; a learned sigma collapses.
-A learned sigma starts at 1 and needs thousands of steps to come down; until
-then the KL term dominates and the posterior collapses.
+weights the reconstructions more than 0.1 does. A learned sigma starts at 1
+and needs thousands of steps to come down; until then the KL term dominates
+and the posterior collapses.
 
 Width and speed: filters 16-32-64-128 (2.9M parameters) train about twice
 as fast as 32-64-128-256 (8.5M) and gave the better test reconstructions
