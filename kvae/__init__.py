@@ -13,10 +13,13 @@ from kvae import distribution
 from kvae import evaluation
 from kvae import layers
 from kvae import metrics
+from kvae import priors
+from kvae.hierarchical_vae import HierarchicalVAE
 from kvae.vae import VAE
 from kvae.version import __version__
 
 __all__ = [
+    "HierarchicalVAE",
     "VAE",
     "__version__",
     "callbacks",
@@ -25,4 +28,5 @@ __all__ = [
     "evaluation",
     "layers",
     "metrics",
+    "priors",
 ]

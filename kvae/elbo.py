@@ -105,3 +105,82 @@ def output_mean(likelihood, decoder_output):
     if likelihood == "bernoulli":
         return ops.sigmoid(decoder_output)
     return decoder_output
+
+
+def gaussian_log_prob(z, mean, log_var):
+    """`log N(z; mean, diag(exp(log_var)))`, summed over the last axis.
+
+    `gaussian_log_density` for a mean and a log-variance (all broadcast
+    against each other), in nats.
+    """
+    return gaussian_log_density(
+        (z - mean) * ops.exp(-0.5 * log_var), 0.5 * log_var
+    )
+
+
+def gaussian_kl_per_dim(mean_q, log_var_q, mean_p, log_var_p):
+    """Analytic `KL(N(mean_q, var_q) || N(mean_p, var_p))` per dimension.
+
+    Both Gaussians are diagonal; the result has the shape of the inputs
+    (sum it over the last axis for the KL of the whole vector). With
+    `mean_p = 0, log_var_p = 0` it is `gaussian_kl` per dimension.
+    """
+    return 0.5 * (
+        log_var_p
+        - log_var_q
+        + (ops.exp(log_var_q) + ops.square(mean_q - mean_p))
+        * ops.exp(-log_var_p)
+        - 1.0
+    )
+
+
+def precision_weighted(mean_a, log_var_a, mean_b, log_var_b):
+    """The product of two diagonal Gaussians, renormalized: `(mean,
+    log_var)`.
+
+    The Ladder VAE's posterior combines the bottom-up estimate with the
+    top-down prior this way: precisions add, and the mean is the
+    precision-weighted mean. `log_var = -logaddexp(-log_var_a, -log_var_b)`
+    is computed without overflow.
+    """
+    log_var = -ops.logaddexp(-log_var_a, -log_var_b)
+    mean = mean_a * ops.exp(log_var - log_var_a) + mean_b * ops.exp(
+        log_var - log_var_b
+    )
+    return mean, log_var
+
+
+def iwae_bound(log_weights):
+    """`log (1/k) sum_i w_i` over the first axis of `log_weights` `(k, ...)`.
+
+    The importance-weighted lower bound on `log p(x)` (Burda et al., 2015),
+    computed with a stable log-sum-exp; with `k=1` it is the single-sample
+    ELBO.
+    """
+    k = ops.cast(ops.shape(log_weights)[0], log_weights.dtype)
+    return ops.logsumexp(log_weights, axis=0) - ops.log(k)
+
+
+def free_bits_kl(kl, free_bits, dims):
+    """The KL term with a floor of `free_bits` nats per latent dimension.
+
+    `kl` is `(n, columns)`: one column per latent dimension when the KL is
+    analytic per dimension, one column for a whole level otherwise. Each
+    column's batch mean is floored at `free_bits * dims / columns` nats
+    (Kingma et al., 2016), so a joint KL estimate gets the same total
+    floor as `dims` separate ones. Returns a scalar.
+    """
+    columns = kl.shape[-1]
+    floor = free_bits * dims / columns
+    return ops.sum(ops.maximum(ops.mean(kl, axis=0), floor))
+
+
+def repeat_samples(x, num_samples):
+    """`x` stacked `num_samples` times along the first axis.
+
+    Row `i * batch + j` of the result is row `j` of `x`: sample-major, the
+    layout of every `(k * batch, ...)` tensor of the bounds.
+    """
+    if isinstance(num_samples, int) and num_samples == 1:
+        return x
+    return ops.tile(x, [num_samples] + [1] * (len(x.shape) - 1))

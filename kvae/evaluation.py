@@ -26,7 +26,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from kvae import elbo
 from kvae.validation import is_tf_dataset
 
 # Decoder passes per compiled call: (samples in a chunk) x (images in a
@@ -69,56 +68,21 @@ def log_importance_weights(model, x, eps):
     """`log w = log p(x | z) + log p(z) - log q(z | x)` for given noise.
 
     With `z = mu(x) + sigma(x) * eps`, for each of the `k` noise draws and
-    each image. Every density is a full normalized density (the constants
-    included), so `logsumexp(log w) - log k` is a lower bound on
-    `log p(x)` that tightens as `k` grows.
+    each image; in a hierarchical model `z` holds every level's code and
+    `q` is the whole inference path (`model.log_importance_weights`). Every
+    density is a full normalized density (the constants included), so
+    `logsumexp(log w) - log k` is a lower bound on `log p(x)` that tightens
+    as `k` grows.
 
     Args:
-        model: a built `kvae.VAE`.
+        model: a built `kvae.VAE` (or `kvae.HierarchicalVAE`).
         x: images `(batch, *image_shape)`.
-        eps: standard normal noise `(k, batch, latent_dim)`.
+        eps: standard normal noise `(k, batch, model.total_latent_dim)`.
 
     Returns:
         float32 tensor `(k, batch)`.
     """
-    return _log_weights(model, x, eps)
-
-
-def _log_weights(model, x, eps):
-    # Arrays become tensors here: under torch, inference runs eagerly.
-    x = ops.convert_to_tensor(x, dtype="float32")
-    eps = ops.convert_to_tensor(eps, dtype="float32")
-    z_mean, z_log_var = model.encoder(x, training=False)
-    z_mean = ops.cast(z_mean, "float32")
-    z_log_var = ops.cast(z_log_var, "float32")
-    k = ops.shape(eps)[0]
-    batch = ops.shape(x)[0]
-    latent_dim = ops.shape(eps)[-1]
-    z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps
-    # log q(z | x): the diagonal Gaussian density at z = mu + sigma * eps.
-    log_q = elbo.gaussian_log_density(eps, 0.5 * z_log_var[None])
-    log_prior = elbo.gaussian_log_density(z, 0.0)
-    decoder_output = model.decoder(
-        ops.reshape(z, (k * batch, latent_dim)), training=False
-    )
-    decoder_output = ops.cast(decoder_output, "float32")
-    x_tiled = ops.reshape(
-        ops.broadcast_to(x[None], (k,) + tuple(ops.shape(x))),
-        (k * batch,) + tuple(ops.shape(x)[1:]),
-    )
-    log_sigma = None
-    if getattr(model, "log_sigma", None) is not None:
-        log_sigma = ops.cast(model.log_sigma, "float32")
-    log_likelihood = -elbo.reconstruction_nll(
-        model.likelihood, x_tiled, decoder_output, log_sigma
-    )
-    log_likelihood = ops.reshape(log_likelihood, (k, batch))
-    return log_likelihood + log_prior - log_q
-
-
-def _chunk_logsumexp(model, x, eps):
-    # One number per image: logsumexp over this chunk's samples.
-    return ops.logsumexp(_log_weights(model, x, eps), axis=0)
+    return model.log_importance_weights(x, eps)
 
 
 def importance_weighted_nll(
@@ -192,7 +156,6 @@ def importance_weighted_nll(
         chunk_size = max(1, _DEFAULT_CHUNK_ELEMENTS // batch_size)
     chunk_size = min(chunk_size, num_samples)
     rng = np.random.default_rng(seed)
-    fn = _compiled(model)
     progbar = keras.utils.Progbar(
         _num_images(x), verbose=verbose, unit_name="image"
     )
@@ -201,14 +164,15 @@ def importance_weighted_nll(
     for images in _batches(x, batch_size):
         if not model.built:
             model.build(images.shape)
-        latent_dim = model.latent_dim
+        latent_dim = model.total_latent_dim
         sums = []
         for start in range(0, num_samples, chunk_size):
             k = min(chunk_size, num_samples - start)
             eps = rng.standard_normal(
                 (k, len(images), latent_dim), dtype=np.float32
             )
-            sums.append(np.asarray(ops.convert_to_numpy(fn(images, eps))))
+            log_w = model.log_importance_weights(images, eps)
+            sums.append(_logsumexp(ops.convert_to_numpy(log_w)))
             # Whole images only: the bar moves within a batch as its
             # chunks of samples are done, and reaches each batch's end.
             progbar.update(done + len(images) * (start + k) // num_samples)
@@ -227,12 +191,11 @@ def importance_weighted_nll(
     return float(estimates.mean()) if reduce else estimates
 
 
-def _compiled(model):
-    # Cached with the model's other compiled inference functions, so that
-    # repeated evaluations (k=1, 10, 100, ...) compile once per shape.
-    return model.inference_function(
-        "iwae_logsumexp", lambda x, eps: _chunk_logsumexp(model, x, eps)
-    )
+def _logsumexp(log_weights):
+    """`logsumexp` over the samples (axis 0), in float64."""
+    log_weights = np.asarray(log_weights, dtype=np.float64)
+    top = log_weights.max(axis=0)
+    return top + np.log(np.exp(log_weights - top).sum(axis=0))
 
 
 def _batches(x, batch_size):
@@ -301,8 +264,10 @@ def evaluate(
 
     Returns:
         dict with `negative_elbo`, `reconstruction_loss`, `kl_loss` (nats
-        per image), `mse`, `ssim`, `psnr` (when the model tracks them), and
-        `iwae_nll`, `iwae_samples`, `iwae_examples` when `num_samples > 0`.
+        per image), `kl_loss_1`, `kl_loss_2`, ... (each level's KL, for a
+        hierarchical model), `mse`, `ssim`, `psnr` (when the model tracks
+        them), and `iwae_nll`, `iwae_samples`, `iwae_examples` when
+        `num_samples > 0`.
     """
     logs = evaluate_logs(model, x, batch_size=batch_size, verbose=verbose)
     result = {
@@ -310,9 +275,9 @@ def evaluate(
         "reconstruction_loss": logs["reconstruction_loss"],
         "kl_loss": logs["kl_loss"],
     }
-    for name in ("mse", "ssim", "psnr"):
-        if name in logs:
-            result[name] = logs[name]
+    for name, value in logs.items():
+        if name.startswith("kl_loss_") or name in ("mse", "ssim", "psnr"):
+            result[name] = value
     if num_samples:
         subset = x
         if num_examples is not None and num_examples < len(x):

@@ -6,7 +6,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from kvae import contracts
 from kvae import elbo
+from kvae import priors
 from kvae.backend import VAETrainer
 from kvae.backend import compile_inference
 from kvae.metrics import PSNR
@@ -28,9 +30,21 @@ class VAE(VAETrainer, keras.Model):
              = E_q[-log p(x | z)] + beta * KL(q(z | x) || N(0, I)),
 
     which is the negative ELBO when `beta=1`. `z` is drawn with the
-    reparameterization `z = mu + exp(0.5 * logvar) * eps`, the KL term is
-    analytic, and every loss is summed over pixels and averaged over the
-    batch: the numbers are nats per image.
+    reparameterization `z = mu + exp(0.5 * logvar) * eps`, and every loss
+    is summed over pixels and averaged over the batch: the numbers are nats
+    per image. With the default standard normal prior the KL term is
+    analytic; with another prior (`kvae.priors`) it is estimated from the
+    drawn `z` as `log q(z | x) - log p(z)`.
+
+    `objective="iwae"` trains on the importance-weighted bound of Burda et
+    al. instead: with `num_samples=k` codes per image,
+
+        loss = -log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | x),
+
+    which equals the ELBO for `k=1` and tightens towards `log p(x)` as `k`
+    grows. `reconstruction_loss` and `kl_loss` are then the k-sample
+    averages of the ELBO's terms (so their sum is still the negative ELBO),
+    and `loss` is the negative IWAE bound.
 
     The custom `train_step`/`test_step` exist for TensorFlow, JAX and
     PyTorch (see `kvae.backend`); the same script runs on each. `fit` logs
@@ -49,6 +63,18 @@ class VAE(VAETrainer, keras.Model):
         beta: float. Weight of the KL term (`beta`-VAE).
         kl_warmup_steps: int. If positive, the KL weight rises linearly from
             `beta / kl_warmup_steps` to `beta` over this many training steps.
+        prior: str or `kvae.priors.Prior`. The prior `p(z)`:
+            `"standard_normal"` (default), `"mixture_of_gaussians"`,
+            `"vamp"`, or an instance with its own arguments.
+        objective: str. `"elbo"` (default) or `"iwae"`.
+        num_samples: int. Codes drawn per image in each step, at least 1.
+            The ELBO averages over them; the IWAE bound weighs them.
+        free_bits: float. If positive, each latent dimension's KL (its
+            batch mean) counts at least this many nats in the loss, so the
+            optimizer gains nothing by pushing it lower (Kingma et al.,
+            2016). Where the KL is only known for a whole latent vector
+            (non-Gaussian priors), the vector's floor is `free_bits` times
+            its size. ELBO objective only.
         sigma: float, `"learned"` or `"optimal"`. Standard deviation of
             the Gaussian likelihood: fixed, a trainable scalar (initialized
             at 1), or, with `"optimal"`, its maximum-likelihood value for
@@ -92,9 +118,14 @@ class VAE(VAETrainer, keras.Model):
 
     Reference:
     - [Kingma and Welling, 2013](https://arxiv.org/abs/1312.6114)
+    - [Burda, Grosse and Salakhutdinov, 2015](
+      https://arxiv.org/abs/1509.00519)
+    - [Kingma et al., 2016](https://arxiv.org/abs/1606.04934) (free bits)
     - [Rybkin, Daniilidis and Levine, 2021](https://arxiv.org/abs/2006.13202)
       for `sigma="optimal"`
     """
+
+    OBJECTIVES = ("elbo", "iwae")
 
     def __init__(
         self,
@@ -103,6 +134,10 @@ class VAE(VAETrainer, keras.Model):
         likelihood="bernoulli",
         beta=1.0,
         kl_warmup_steps=0,
+        prior="standard_normal",
+        objective="elbo",
+        num_samples=1,
+        free_bits=0.0,
         sigma=1.0,
         image_metrics=True,
         image_metrics_batch=32,
@@ -124,6 +159,32 @@ class VAE(VAETrainer, keras.Model):
             raise ValueError(
                 f"`kl_warmup_steps` must be >= 0, got {kl_warmup_steps}."
             )
+        if objective not in self.OBJECTIVES:
+            raise ValueError(
+                f"Unknown objective {objective!r}. Use 'elbo' (the evidence "
+                "lower bound) or 'iwae' (the importance-weighted bound, with "
+                "num_samples > 1)."
+            )
+        if (
+            not isinstance(num_samples, (int, np.integer))
+            or isinstance(num_samples, bool)
+            or num_samples < 1
+        ):
+            raise ValueError(
+                f"`num_samples` must be an int >= 1, got {num_samples!r}."
+            )
+        if not _is_number(free_bits) or free_bits < 0:
+            raise ValueError(
+                f"`free_bits` must be a number >= 0 (nats per latent "
+                f"dimension), got {free_bits!r}."
+            )
+        if free_bits > 0 and objective != "elbo":
+            raise ValueError(
+                "`free_bits` floors the KL term of the ELBO; the IWAE "
+                "objective has no separate KL term. Use objective='elbo' "
+                "or free_bits=0."
+            )
+        prior = priors.get(prior)
         if not (
             sigma in ("learned", "optimal") or (_is_number(sigma) and sigma > 0)
         ):
@@ -144,9 +205,17 @@ class VAE(VAETrainer, keras.Model):
             )
         self.encoder = encoder
         self.decoder = decoder
+        declared = _declared_input_shape(encoder)
+        if prior.needs_encoder and declared is not None:
+            # Checks the prior against the encoder now, not at build.
+            prior.set_encoder(self.posterior, declared)
         self.likelihood = likelihood
         self.beta = float(beta)
         self.kl_warmup_steps = int(kl_warmup_steps)
+        self.prior = prior
+        self.objective = objective
+        self.num_samples = int(num_samples)
+        self.free_bits = float(free_bits)
         self.sigma = sigma
         self.image_metrics = bool(image_metrics)
         self.image_metrics_batch = image_metrics_batch
@@ -190,13 +259,11 @@ class VAE(VAETrainer, keras.Model):
             )
 
         # Never call a tracker "loss": Keras owns that one (`_loss_tracker`).
-        self.reconstruction_loss_tracker = keras.metrics.Mean(
-            name="reconstruction_loss"
-        )
-        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
-        self.sigma_tracker = None
-        if likelihood == "gaussian" and not _is_number(sigma):
-            self.sigma_tracker = keras.metrics.Mean(name="sigma")
+        # One tracker per entry of `loss_names()`, updated from the dict
+        # `compute_elbo` returns: models with more terms log them all.
+        self.loss_trackers = [
+            keras.metrics.Mean(name=name) for name in self.loss_names()
+        ]
         self.image_trackers = []
         if self.image_metrics:
             self.image_trackers = [
@@ -213,52 +280,15 @@ class VAE(VAETrainer, keras.Model):
         input_shape = tuple(input_shape)
         image_shape = tuple(input_shape[1:])
         expected = _declared_input_shape(self.encoder)
-        if expected is not None and not _shapes_match(expected, image_shape):
+        if expected is not None and not contracts.shapes_match(
+            expected, image_shape
+        ):
             raise ValueError(
                 f"The data has images of shape {image_shape}, but the "
                 f"encoder expects {expected}. Resize the data, or build the "
                 "encoder for this image shape."
             )
-        try:
-            encoded = self.encoder(keras.KerasTensor((None,) + image_shape))
-        except Exception as error:
-            raise ValueError(
-                f"The encoder cannot take images of shape {image_shape}: "
-                f"{error}"
-            ) from error
-        if not (isinstance(encoded, (tuple, list)) and len(encoded) == 2):
-            raise ValueError(
-                "The encoder must return a pair (z_mean, z_log_var), each of "
-                f"shape (batch, latent_dim); it returned {encoded}."
-            )
-        z_mean, z_log_var = encoded
-        if len(z_mean.shape) != 2 or tuple(z_mean.shape) != tuple(
-            z_log_var.shape
-        ):
-            raise ValueError(
-                "The encoder must return z_mean and z_log_var of the same "
-                f"shape (batch, latent_dim); got {z_mean.shape} and "
-                f"{z_log_var.shape}."
-            )
-        latent_dim = z_mean.shape[-1]
-        if latent_dim is None or latent_dim < 1:
-            raise ValueError(
-                f"latent_dim must be at least 1, got {latent_dim}."
-            )
-        try:
-            decoded = self.decoder(keras.KerasTensor((None, latent_dim)))
-        except Exception as error:
-            raise ValueError(
-                f"The decoder cannot take latent codes of shape "
-                f"(batch, {latent_dim}): {error}"
-            ) from error
-        if not _shapes_match(tuple(decoded.shape[1:]), image_shape):
-            raise ValueError(
-                f"The decoder produces images of shape "
-                f"{tuple(decoded.shape[1:])}, but the input images have "
-                f"shape {image_shape}. They must be equal: give the decoder "
-                f"output_shape={image_shape}."
-            )
+        latent_dim = self.build_latent_path(image_shape)
         self.latent_dim = int(latent_dim)
         if self.image_metrics and len(image_shape) != 3:
             raise ValueError(
@@ -267,7 +297,30 @@ class VAE(VAETrainer, keras.Model):
                 "the data, or pass image_metrics=False."
             )
         self.image_shape = image_shape
+        if self.prior.needs_encoder:
+            self.prior.set_encoder(self.posterior, image_shape)
+        if not self.prior.built:
+            self.prior.build((None, self.latent_dim))
         self.built = True
+
+    def build_latent_path(self, image_shape):
+        """Builds the encoder and decoder for `image_shape` and checks that
+        they chain; returns the size of the prior's latent code."""
+        encoded = contracts.trace_layer(
+            self.encoder,
+            keras.KerasTensor((None,) + image_shape),
+            f"The encoder cannot take images of shape {image_shape}",
+        )
+        z_mean, _ = contracts.check_gaussian(encoded, "The encoder")
+        latent_dim = z_mean.shape[-1]
+        decoded = contracts.trace_layer(
+            self.decoder,
+            keras.KerasTensor((None, latent_dim)),
+            f"The decoder cannot take latent codes of shape "
+            f"(batch, {latent_dim})",
+        )
+        contracts.check_decoder_output(decoded, image_shape)
+        return latent_dim
 
     def compile(self, optimizer="adam", loss=None, **kwargs):
         if loss is not None:
@@ -281,6 +334,13 @@ class VAE(VAETrainer, keras.Model):
     # ------------------------------------------------------------------
     # The ELBO: one backend-neutral computation used by every train_step.
     # ------------------------------------------------------------------
+    def loss_names(self):
+        """Names of the loss terms `fit` logs besides `loss`."""
+        names = ["reconstruction_loss", "kl_loss"]
+        if self.likelihood == "gaussian" and not _is_number(self.sigma):
+            names.append("sigma")
+        return names
+
     def compute_elbo(self, x, training=False):
         """Returns `(loss, aux)`: the loss to minimize and its parts.
 
@@ -289,47 +349,147 @@ class VAE(VAETrainer, keras.Model):
             training: bool. Passed to the encoder and decoder.
 
         Returns:
-            `loss`, a float32 scalar: `reconstruction_loss + beta * kl_loss`
-            (plus any regularization losses of the layers), averaged over
-            the batch; and a dict with `reconstruction_loss`, `kl_loss` and
-            `x_mean` (the mean reconstruction, without gradient).
+            `loss`, a float32 scalar: the negative ELBO
+            `reconstruction_loss + beta * kl_loss` (with free bits, if
+            set) or the negative IWAE bound, plus any regularization
+            losses of the layers, averaged over the batch; and a dict with
+            every entry of `loss_names()` and `x_mean` (the mean
+            reconstruction, without gradient).
         """
-        z_mean, z_log_var = self.encoder(x, training=training)
-        z_mean = ops.cast(z_mean, "float32")
-        z_log_var = ops.cast(z_log_var, "float32")
-        z = z_mean + ops.exp(0.5 * z_log_var) * self.draw_eps(z_mean)
-        decoder_output = ops.cast(self.decoder(z, training=training), "float32")
         x = ops.cast(x, "float32")
-        log_sigma = None
-        if self.log_sigma is not None:
-            log_sigma = ops.cast(self.log_sigma, "float32")
-        if self.sigma_updates is not None and training:
-            log_sigma = ops.stop_gradient(
-                elbo.optimal_log_sigma(x, decoder_output)
-            )
-            self._update_sigma_estimate(log_sigma)
-        reconstruction_loss = ops.mean(
-            elbo.reconstruction_nll(
-                self.likelihood, x, decoder_output, log_sigma
-            )
+        log_likelihood, kl_terms, decoder_output = self.sample_terms(
+            x,
+            self.num_samples,
+            lambda level, mean: self.draw_eps(mean),
+            analytic_kl=self.objective == "elbo",
+            training=training,
         )
-        kl_loss = ops.mean(elbo.gaussian_kl(z_mean, z_log_var))
-        loss = reconstruction_loss + self._kl_weight(training) * kl_loss
+        weight = self._kl_weight(training)
+        level_kls = [ops.sum(kl, axis=-1) for kl in kl_terms]
+        kl_total = sum(level_kls)
+        reconstruction_loss = -ops.mean(log_likelihood)
+        kl_loss = ops.mean(kl_total)
+        if self.objective == "iwae":
+            log_weights = ops.reshape(
+                log_likelihood - weight * kl_total,
+                (self.num_samples, ops.shape(x)[0]),
+            )
+            loss = -ops.mean(elbo.iwae_bound(log_weights))
+        elif self.free_bits:
+            kl_term = sum(
+                elbo.free_bits_kl(kl, self.free_bits, dims)
+                for kl, dims in zip(kl_terms, self.level_dims())
+            )
+            loss = reconstruction_loss + weight * kl_term
+        else:
+            loss = reconstruction_loss + weight * kl_loss
         regularization = self.losses
         if regularization:
             # Python's sum: `ops.sum` of a list of tracers fails under JAX.
             loss = loss + sum(ops.cast(r, "float32") for r in regularization)
+        # The first sample's reconstruction, for the image metrics.
         x_mean = ops.stop_gradient(
-            elbo.output_mean(self.likelihood, decoder_output)
+            elbo.output_mean(self.likelihood, decoder_output[: ops.shape(x)[0]])
         )
         aux = {
             "reconstruction_loss": reconstruction_loss,
             "kl_loss": kl_loss,
             "x_mean": x_mean,
         }
-        if log_sigma is not None:
+        if len(level_kls) > 1:
+            for level, kl in enumerate(level_kls, start=1):
+                aux[f"kl_loss_{level}"] = ops.mean(kl)
+        if "sigma" in self.loss_names():
+            log_sigma = self.log_sigma_used(
+                elbo.repeat_samples(x, self.num_samples),
+                decoder_output,
+                training,
+            )
             aux["sigma"] = ops.exp(ops.stop_gradient(log_sigma))
         return loss, aux
+
+    def log_sigma_used(self, x, decoder_output, training):
+        """The Gaussian log sigma of the likelihood (`None` for Bernoulli):
+        the `log_sigma` weight, or in a training step of `sigma="optimal"`
+        the batch's own optimum, without gradient. `x` is repeated to
+        match the rows of `decoder_output`."""
+        if self.log_sigma is None:
+            return None
+        if self.sigma_updates is not None and training:
+            return ops.stop_gradient(elbo.optimal_log_sigma(x, decoder_output))
+        return ops.cast(self.log_sigma, "float32")
+
+    def sample_terms(self, x, num_samples, noise, analytic_kl, training):
+        """The per-sample terms of the bounds, for `num_samples` codes.
+
+        Args:
+            x: float32 tensor `(batch, *image_shape)`.
+            num_samples: int. Codes `k` drawn per image.
+            noise: callable `(level, z_mean) -> eps`, the standard normal
+                noise of the given shape for latent level `level` (0 is
+                the level next to `x`).
+            analytic_kl: bool. Use the analytic KL where there is one;
+                `False` gives `log q(z | x) - log p(z)` at the drawn `z`,
+                which the importance weights need.
+            training: bool. Passed to the encoder and decoder.
+
+        Returns:
+            `(log_likelihood, kl_terms, decoder_output)`:
+            `log p(x | z)` `(k * batch,)`, one KL tensor
+            `(k * batch, columns)` per latent level (see
+            `kvae.priors.Prior.kl_divergence`) and the raw decoder output
+            `(k * batch, *image_shape)`. Rows are sample-major: row
+            `i * batch + j` is sample `i` of image `j`.
+        """
+        z_mean, z_log_var = (
+            elbo.repeat_samples(t, num_samples)
+            for t in self.posterior(x, training)
+        )
+        z = z_mean + ops.exp(0.5 * z_log_var) * noise(0, z_mean)
+        kl = self.prior_kl(z_mean, z_log_var, z, analytic_kl)
+        decoder_output = ops.cast(self.decoder(z, training=training), "float32")
+        log_likelihood = self.log_likelihood(
+            x, decoder_output, num_samples, training
+        )
+        return log_likelihood, [kl], decoder_output
+
+    def posterior(self, x, training=False):
+        """The posterior `(z_mean, z_log_var)` of the prior's latent level,
+        in float32. The `VampPrior` evaluates it at its pseudo-inputs."""
+        z_mean, z_log_var = self.encoder(x, training=training)
+        return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
+
+    def prior_kl(self, z_mean, z_log_var, z, analytic_kl):
+        """The KL term of the prior's level, `(n, columns)`."""
+        if analytic_kl:
+            return self.prior.kl_divergence(z_mean, z_log_var, z)
+        log_q = elbo.gaussian_log_prob(z, z_mean, z_log_var)
+        return ops.expand_dims(log_q - self.prior.log_prob(z), -1)
+
+    def level_dims(self):
+        """The number of latent dimensions of each level, bottom first."""
+        return [self.latent_dim]
+
+    @property
+    def total_latent_dim(self):
+        """All latent dimensions of a code: the size of its noise."""
+        return sum(self.level_dims())
+
+    def log_likelihood(self, x, decoder_output, num_samples, training=False):
+        """`log p(x | z)` `(num_samples * batch,)` for the raw decoder
+        output of `num_samples` codes per image (sample-major rows).
+
+        With `sigma="optimal"`, a training batch uses its own
+        maximum-likelihood sigma and folds it into the running estimate
+        that every other call uses.
+        """
+        x = elbo.repeat_samples(x, num_samples)
+        log_sigma = self.log_sigma_used(x, decoder_output, training)
+        if self.sigma_updates is not None and training:
+            self._update_sigma_estimate(log_sigma)
+        return -elbo.reconstruction_nll(
+            self.likelihood, x, decoder_output, log_sigma
+        )
 
     def _update_sigma_estimate(self, log_sigma):
         """Folds a batch's optimal sigma into the `log_sigma` weight.
@@ -349,6 +509,8 @@ class VAE(VAETrainer, keras.Model):
 
         Drawn from the model's own `SeedGenerator`, whose state is a model
         variable, so it advances inside compiled steps on every backend.
+        `z_mean` is the posterior mean of one latent level, repeated
+        `num_samples` times along the first axis when that is above 1.
         Override to inject fixed noise (the cross-backend parity tests do).
         """
         return keras.random.normal(
@@ -368,14 +530,8 @@ class VAE(VAETrainer, keras.Model):
         """Updates every tracker and returns the logs (all backends)."""
         batch_size = ops.shape(x)[0]
         self._loss_tracker.update_state(loss, sample_weight=batch_size)
-        self.reconstruction_loss_tracker.update_state(
-            aux["reconstruction_loss"], sample_weight=batch_size
-        )
-        self.kl_loss_tracker.update_state(
-            aux["kl_loss"], sample_weight=batch_size
-        )
-        if self.sigma_tracker is not None:
-            self.sigma_tracker.update_state(aux["sigma"])
+        for tracker in self.loss_trackers:
+            tracker.update_state(aux[tracker.name], sample_weight=batch_size)
         x = ops.cast(x, "float32")
         x_mean = aux["x_mean"]
         if self.image_trackers:
@@ -406,16 +562,21 @@ class VAE(VAETrainer, keras.Model):
     # Public inference API (compiled once per backend, see kvae.backend).
     # ------------------------------------------------------------------
     def call(self, inputs, training=False):
-        z_mean, _ = self.encoder(inputs, training=training)
-        return elbo.output_mean(
-            self.likelihood,
-            ops.cast(self.decoder(z_mean, training=training), "float32"),
+        x = ops.cast(inputs, "float32")
+        _, _, decoder_output = self.sample_terms(
+            x,
+            1,
+            lambda level, mean: ops.zeros_like(mean),
+            analytic_kl=True,
+            training=training,
         )
+        return elbo.output_mean(self.likelihood, decoder_output)
 
     def encode(self, x):
-        """Posterior parameters `(z_mean, z_log_var)` for images `x`."""
+        """Posterior parameters `(z_mean, z_log_var)` for images `x` (of
+        the top latent level in a hierarchical model)."""
         x = self._prepare_images(x)
-        return self._inference("encode", self._encode)(x)
+        return self._inference("encode", self.posterior)(x)
 
     def decode(self, z):
         """Mean image of `p(x | z)` in data space for latent codes `z`."""
@@ -433,7 +594,7 @@ class VAE(VAETrainer, keras.Model):
         return self._inference("reconstruct", self.call)(x)
 
     def sample(self, n, seed=None):
-        """Decodes `n` draws from the prior `N(0, I)`.
+        """Decodes `n` draws from the prior `p(z)`.
 
         Args:
             n: int. Number of images.
@@ -447,15 +608,50 @@ class VAE(VAETrainer, keras.Model):
             raise ValueError(
                 "The model is not built yet: call fit(), or build(), first."
             )
-        z = keras.random.normal(
-            (int(n), self.latent_dim),
-            seed=self.sample_seed_generator if seed is None else seed,
+        z = self.prior.sample(
+            int(n), self.sample_seed_generator if seed is None else seed
         )
-        return self.decode(z)
+        return self.decode(ops.stop_gradient(z))
 
-    def _encode(self, x):
-        z_mean, z_log_var = self.encoder(x, training=False)
-        return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
+    def log_importance_weights(self, x, eps):
+        """`log w = log p(x | z) + log p(z) - log q(z | x)` for given noise.
+
+        Every density is a full normalized density, the constants included,
+        so `logsumexp(log w) - log k` is a lower bound on `log p(x)`
+        (`kvae.evaluation.importance_weighted_nll` builds on this). In a
+        hierarchical model `z` is every level's code and `q` the whole
+        inference path. Compiled once per backend.
+
+        Args:
+            x: images `(batch, *image_shape)`.
+            eps: standard normal noise `(k, batch, total_latent_dim)`;
+                each level takes its `level_dims()` columns, bottom first.
+
+        Returns:
+            float32 tensor `(k, batch)`.
+        """
+        x = self._prepare_images(x)
+        eps = ops.convert_to_tensor(eps, dtype="float32")
+        if len(eps.shape) != 3 or eps.shape[-1] != self.total_latent_dim:
+            raise ValueError(
+                "eps must have shape (k, batch, total_latent_dim="
+                f"{self.total_latent_dim}), got {tuple(eps.shape)}."
+            )
+        return self._inference("log_weights", self._log_weights)(x, eps)
+
+    def _log_weights(self, x, eps):
+        k, batch = ops.shape(eps)[0], ops.shape(eps)[1]
+        offsets = np.cumsum([0] + self.level_dims())
+
+        def noise(level, mean):
+            columns = eps[..., offsets[level] : offsets[level + 1]]
+            return ops.reshape(columns, ops.shape(mean))
+
+        log_likelihood, kl_terms, _ = self.sample_terms(
+            x, k, noise, analytic_kl=False, training=False
+        )
+        kl = sum(ops.sum(kl, axis=-1) for kl in kl_terms)
+        return ops.reshape(log_likelihood - kl, (k, batch))
 
     def _decode(self, z):
         return elbo.output_mean(
@@ -511,7 +707,7 @@ class VAE(VAETrainer, keras.Model):
         check_images(images, self.likelihood, what)
         if not self.built:
             self.build(images.shape)
-        elif not _shapes_match(self.image_shape, images.shape[1:]):
+        elif not contracts.shapes_match(self.image_shape, images.shape[1:]):
             raise ValueError(
                 f"The {what} has images of shape {tuple(images.shape[1:])}, "
                 f"but this model was built for {self.image_shape}."
@@ -529,6 +725,10 @@ class VAE(VAETrainer, keras.Model):
                 "likelihood": self.likelihood,
                 "beta": self.beta,
                 "kl_warmup_steps": self.kl_warmup_steps,
+                "prior": keras.saving.serialize_keras_object(self.prior),
+                "objective": self.objective,
+                "num_samples": self.num_samples,
+                "free_bits": self.free_bits,
                 "sigma": self.sigma,
                 "image_metrics": self.image_metrics,
                 "image_metrics_batch": self.image_metrics_batch,
@@ -541,8 +741,9 @@ class VAE(VAETrainer, keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
+        for key in ("encoder", "decoder", "prior"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
     def get_build_config(self):
@@ -599,12 +800,6 @@ def _declared_input_shape(layer):
     if isinstance(layer, keras.Model) and inputs and len(inputs) == 1:
         return tuple(inputs[0].shape[1:])
     return None
-
-
-def _shapes_match(a, b):
-    return len(a) == len(b) and all(
-        i is None or j is None or i == j for i, j in zip(a, b)
-    )
 
 
 def _is_number(value):

@@ -1,8 +1,9 @@
-"""One SGD step of a fixed model on fixed data and noise, under the current
-backend; writes the loss, the logs and the gradients to an .npz file. Two
-cases: a Bernoulli VAE, and a Gaussian one with `sigma="optimal"`.
+"""One SGD step of fixed models on fixed data and noise, under the current
+backend; writes the losses, the logs and the gradients to an .npz file.
 
-Run as `KERAS_BACKEND=jax python -m tests.parity_worker OUT.npz`.
+Run as `KERAS_BACKEND=jax python -m tests.parity_worker OUT.npz`. Each key
+is `"<model>|log/<name>"` or `"<model>|grad/<variable path>"`, for every
+model of `MODELS`.
 """
 
 import sys
@@ -13,30 +14,72 @@ import numpy as np
 import kvae
 
 BATCH, LATENT = 8, 3
-CASES = ("bernoulli", "optimal_sigma")
 
 
-class FixedNoiseVAE(kvae.VAE):
-    """Injects the same `eps` on every backend."""
+class FixedNoise:
+    """Injects the same `eps` on every backend: a function of the noise's
+    shape only (the batch size is fixed, so it is known when tracing)."""
 
     def draw_eps(self, z_mean):
-        eps = np.random.default_rng(1).normal(size=(BATCH, LATENT))
+        rows = self.num_samples * BATCH
+        rng = np.random.default_rng(z_mean.shape[-1])
+        eps = rng.normal(size=(rows, z_mean.shape[-1]))
         return keras.ops.convert_to_tensor(eps.astype("float32"))
 
 
-def one_step(case="bernoulli"):
+class FixedNoiseVAE(FixedNoise, kvae.VAE):
+    pass
+
+
+class FixedNoiseHierarchicalVAE(FixedNoise, kvae.HierarchicalVAE):
+    pass
+
+
+def conv_vae(**kwargs):
+    return FixedNoiseVAE(
+        kvae.layers.ConvEncoder(LATENT, filters=(4, 8), dense_units=16),
+        kvae.layers.ConvDecoder((28, 28, 1), filters=(8, 4), dense_units=16),
+        **kwargs,
+    )
+
+
+def hierarchical_vae(**kwargs):
+    dims = (LATENT + 1, LATENT)
+    return FixedNoiseHierarchicalVAE(
+        kvae.layers.LadderEncoder(dims, filters=(4, 8), dense_units=16),
+        kvae.layers.LadderDecoder(
+            dims, hidden_units=8, filters=(8, 4), dense_units=16
+        ),
+        **kwargs,
+    )
+
+
+MODELS = {
+    "vae": lambda: conv_vae(),
+    "vamp_prior": lambda: conv_vae(
+        prior=kvae.priors.VampPrior(num_components=4, clip_range=None)
+    ),
+    "mixture_iwae": lambda: conv_vae(
+        prior="mixture_of_gaussians", objective="iwae", num_samples=3
+    ),
+    "free_bits": lambda: conv_vae(free_bits=0.5, num_samples=2),
+    "hierarchical": lambda: hierarchical_vae(),
+    "optimal_sigma": lambda: conv_vae(likelihood="gaussian", sigma="optimal"),
+    "hierarchical_vamp_iwae": lambda: hierarchical_vae(
+        prior=kvae.priors.VampPrior(num_components=4, clip_range=None),
+        objective="iwae",
+        num_samples=2,
+    ),
+}
+
+
+def one_step(name="vae"):
     keras.utils.clear_session()
     rng = np.random.default_rng(0)
     x = (rng.random((BATCH, 28, 28, 1)) < 0.3).astype("float32")
-    likelihood = {}
-    if case == "optimal_sigma":
+    if name == "optimal_sigma":
         x = rng.random((BATCH, 28, 28, 1)).astype("float32")
-        likelihood = {"likelihood": "gaussian", "sigma": "optimal"}
-    model = FixedNoiseVAE(
-        kvae.layers.ConvEncoder(LATENT, filters=(4, 8), dense_units=16),
-        kvae.layers.ConvDecoder((28, 28, 1), filters=(8, 4), dense_units=16),
-        **likelihood,
-    )
+    model = MODELS[name]()
     model.build((None, 28, 28, 1))
     variables = sorted(model.trainable_variables, key=lambda v: v.path)
     for v in variables:
@@ -49,18 +92,18 @@ def one_step(case="bernoulli"):
         # With plain SGD and lr=1, the update is exactly the gradient.
         after = keras.ops.convert_to_numpy(v)
         results[f"grad/{v.path}"] = before[v.path] - after
-    if case == "optimal_sigma":
+    if name == "optimal_sigma":
         results["log_sigma"] = keras.ops.convert_to_numpy(model.log_sigma)
     return results
 
 
-def all_cases():
+def all_steps():
     return {
-        f"{case}:{key}": value
-        for case in CASES
-        for key, value in one_step(case).items()
+        f"{name}|{key}": value
+        for name in MODELS
+        for key, value in one_step(name).items()
     }
 
 
 if __name__ == "__main__":
-    np.savez(sys.argv[1], **all_cases())
+    np.savez(sys.argv[1], **all_steps())

@@ -121,3 +121,90 @@ def test_file_loads_and_trains_under_every_other_backend(tmp_path):
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert f"OK {backend}" in proc.stdout
+
+
+def new_models():
+    """One of each model kvae has beyond the plain VAE, trained a little."""
+    conv = dict(
+        encoder=lambda: kvae.layers.ConvEncoder(
+            3, filters=(4, 8), dense_units=16
+        ),
+        decoder=lambda: kvae.layers.ConvDecoder(
+            (28, 28, 1), filters=(8, 4), dense_units=16
+        ),
+    )
+    models = {
+        "vamp": kvae.VAE(
+            conv["encoder"](),
+            conv["decoder"](),
+            prior=kvae.priors.VampPrior(num_components=6),
+            seed=4,
+        ),
+        "mixture_iwae": kvae.VAE(
+            conv["encoder"](),
+            conv["decoder"](),
+            prior="mixture_of_gaussians",
+            objective="iwae",
+            num_samples=3,
+            seed=4,
+        ),
+        "hierarchical": kvae.HierarchicalVAE(
+            kvae.layers.LadderEncoder((4, 3), filters=(4, 8), dense_units=16),
+            kvae.layers.LadderDecoder(
+                (4, 3), hidden_units=8, filters=(8, 4), dense_units=16
+            ),
+            free_bits=0.1,
+            seed=4,
+        ),
+    }
+    for model in models.values():
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model.fit(X, epochs=1, batch_size=16, verbose=0)
+    return models
+
+
+@pytest.mark.slow
+def test_new_models_load_and_train_under_every_other_backend(tmp_path):
+    eps = np.random.default_rng(0).standard_normal((2, 8, 7)).astype("f4")
+    np.save(tmp_path / "x.npy", X[:8])
+    for name, model in new_models().items():
+        model.save(tmp_path / f"{name}.keras")
+        np.save(
+            tmp_path / f"{name}-rec.npy", to_numpy(model.reconstruct(X[:8]))
+        )
+        model_eps = eps[..., : model.total_latent_dim]
+        np.save(tmp_path / f"{name}-eps.npy", model_eps)
+        log_w = model.log_importance_weights(X[:8], model_eps)
+        np.save(tmp_path / f"{name}-logw.npy", to_numpy(log_w))
+    script = (
+        "import sys, numpy as np, keras, kvae\n"
+        "d = sys.argv[1]\n"
+        "x = np.load(d + '/x.npy')\n"
+        "for name in ('vamp', 'mixture_iwae', 'hierarchical'):\n"
+        "    m = keras.saving.load_model(d + f'/{name}.keras')\n"
+        "    got = keras.ops.convert_to_numpy(m.reconstruct(x))\n"
+        "    np.testing.assert_allclose(got, np.load(d + f'/{name}-rec.npy'),"
+        " atol=1e-5)\n"
+        "    eps = np.load(d + f'/{name}-eps.npy')\n"
+        "    log_w = keras.ops.convert_to_numpy("
+        "m.log_importance_weights(x, eps))\n"
+        "    np.testing.assert_allclose(log_w,"
+        " np.load(d + f'/{name}-logw.npy'), rtol=1e-4)\n"
+        "    h = m.fit(np.concatenate([x] * 4), epochs=1, batch_size=8,"
+        " verbose=0)\n"
+        "    assert np.isfinite(h.history['loss']).all()\n"
+        "    print('OK', name, keras.backend.backend())\n"
+    )
+    for backend in ("tensorflow", "jax", "torch"):
+        if backend == keras.backend.backend():
+            continue
+        proc = run_with_backend(
+            [sys.executable, "-c", script, str(tmp_path)],
+            backend,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        for name in ("vamp", "mixture_iwae", "hierarchical"):
+            assert f"OK {name} {backend}" in proc.stdout

@@ -9,9 +9,12 @@ here adds its flag, its help and its validation.
 
 import dataclasses
 import math
+import numbers
 
 from kvae import datasets
 from kvae import distribution
+from kvae import priors
+from kvae.vae import VAE
 
 # The folder route (`--images DIR`) is one split, "train", in a fixed
 # shuffled order: these slices are the default train/test split of it.
@@ -23,13 +26,17 @@ RGB_NAMES = tuple(
 )
 
 
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _positive(value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not _is_int(value) or value < 1:
         raise ValueError(f"must be a positive int, got {value!r}")
 
 
 def _non_negative(value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if not _is_int(value) or value < 0:
         raise ValueError(f"must be an int >= 0, got {value!r}")
 
 
@@ -43,6 +50,11 @@ def _sigma(value):
         raise ValueError(
             f"must be a positive number, 'learned' or 'optimal', got {value!r}"
         )
+
+
+def _non_negative_float(value):
+    if not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"must be a number >= 0, got {value!r}")
 
 
 def _parse_sigma(text):
@@ -77,7 +89,6 @@ def option(default, help, parse=str, nargs=None, choices=None, check=None):
 
 
 _COUNT = {"parse": int, "check": _positive}
-_OPTIONAL_FLOAT = {"parse": float}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,9 +117,10 @@ class Config:
     out: str = option("runs/experiment", "Output folder.")
     model: str = option(
         "conv",
-        "'conv' (ConvEncoder/ConvDecoder) or 'residual' "
-        "(ResidualEncoder/ResidualDecoder).",
-        choices=("conv", "residual"),
+        "'conv' (ConvEncoder/ConvDecoder), 'residual' "
+        "(ResidualEncoder/ResidualDecoder) or 'ladder' (a HierarchicalVAE "
+        "of LadderEncoder/LadderDecoder with --level-dims).",
+        choices=("conv", "residual", "ladder"),
     )
     likelihood: str = option(
         "bernoulli",
@@ -130,6 +142,36 @@ class Config:
         nargs="+",
         **_COUNT,
     )
+    level_dims: tuple = option(
+        (32, 16),
+        "Latent sizes of the levels of --model ladder, bottom first (one "
+        "--filters entry each); --latent-dim is then ignored.",
+        nargs="+",
+        **_COUNT,
+    )
+    prior: str = option(
+        "standard_normal",
+        "The prior p(z) (kvae.priors).",
+        choices=tuple(priors.PRIORS),
+    )
+    prior_components: int | None = option(
+        None,
+        "Components of a mixture_of_gaussians or vamp prior (None: the "
+        "prior's default, 10 and 500).",
+        **_COUNT,
+    )
+    objective: str = option(
+        "elbo", "Training objective.", choices=VAE.OBJECTIVES
+    )
+    num_samples: int = option(
+        1, "Latent samples per image and step (k of IWAE).", **_COUNT
+    )
+    free_bits: float = option(
+        0.0,
+        "KL floor in nats per latent dimension (ELBO only); 0 for none.",
+        parse=float,
+        check=_non_negative_float,
+    )
     filters: tuple = option(
         (32, 64),
         "Encoder filters per stage; the decoder mirrors them.",
@@ -149,20 +191,18 @@ class Config:
     optimizer: str = option(
         "adam", "'adam' or 'adamw'.", choices=("adam", "adamw")
     )
-    learning_rate: float = option(
-        1e-3, "Initial learning rate.", parse=float
-    )
+    learning_rate: float = option(1e-3, "Initial learning rate.", parse=float)
     final_learning_rate: float | None = option(
         None,
         "If set, the learning rate follows a cosine decay to this value "
         "over the whole run.",
-        **_OPTIONAL_FLOAT,
+        parse=float,
     )
     weight_decay: float = option(
         0.0, "AdamW's decoupled weight decay.", parse=float
     )
     global_clipnorm: float | None = option(
-        None, "Clip the gradients to this global norm.", **_OPTIONAL_FLOAT
+        None, "Clip the gradients to this global norm.", parse=float
     )
     beta: float = option(1.0, "Weight of the KL term.", parse=float)
     seed: int = option(
@@ -280,6 +320,14 @@ class Config:
                     f"dataset {RGB_NAMES}, not {self.dataset!r}."
                 )
             object.__setattr__(self, "dataset", "images")
+        if self.prior_components is not None and self.prior not in (
+            "mixture_of_gaussians",
+            "vamp",
+        ):
+            raise ValueError(
+                "prior_components sets the components of a "
+                f"mixture_of_gaussians or vamp prior, not {self.prior!r}."
+            )
         if self.binarize and self.dataset not in datasets.GRAYSCALE_NAMES:
             raise ValueError(
                 f"binarize='dynamic' is for {datasets.GRAYSCALE_NAMES}, not "

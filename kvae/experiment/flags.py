@@ -39,7 +39,7 @@ def argument_parser(config, description=None):
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
             kwargs["type"] = _converter(field)
-            kwargs["metavar"] = field.name.upper()
+            kwargs["metavar"] = _metavar(field)
             if meta["nargs"] is not None:
                 kwargs["nargs"] = meta["nargs"]
         parser.add_argument(flag_name(field.name), **kwargs)
@@ -90,7 +90,7 @@ def cli(main, argv=None):
 
 def _converter(field):
     parse = field.metadata["parse"]
-    optional = field.default is None or "None" in str(field.type)
+    optional = _optional(field)
 
     def convert(text):
         if optional and text.lower() == "none":
@@ -102,10 +102,22 @@ def _converter(field):
     return convert
 
 
+def _metavar(field):
+    meta = field.metadata
+    if meta["choices"] is None:
+        return {int: "N", float: "X"}.get(meta["parse"], "TEXT")
+    choices = [str(c) for c in meta["choices"]]
+    if _optional(field) and "none" not in choices:
+        choices.append("none")
+    return "{" + ",".join(choices) + "}"
+
+
+def _optional(field):
+    return field.default is None or "None" in str(field.type)
+
+
 def _help(meta, value):
     text = meta["help"]
-    if meta["choices"] is not None:
-        text += f" Choices: {', '.join(map(str, meta['choices']))}."
     shown = " ".join(map(str, value)) if isinstance(value, tuple) else value
     text += f" (default: {shown})"
     # argparse %-formats help strings.

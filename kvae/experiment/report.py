@@ -23,7 +23,7 @@ FILE_DESCRIPTIONS = {
     "latent_space.gif": "test codes coloured by class over training",
     "metrics.png": "training curves: -ELBO, KL, MSE, SSIM, PSNR",
     "latent_pca.png": "test codes on their two principal axes",
-    "tensorboard": "TensorBoard logs: tensorboard --logdir <this folder>",
+    "tensorboard": "TensorBoard logs: tensorboard --logdir <this path>",
 }
 
 

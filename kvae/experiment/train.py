@@ -10,6 +10,7 @@ import numpy as np
 from kvae import distribution
 from kvae import evaluation
 from kvae import layers
+from kvae import priors
 from kvae.experiment.callbacks import TrainTimer
 from kvae.experiment.callbacks import check_tensorboard
 from kvae.experiment.callbacks import make_callbacks
@@ -20,13 +21,40 @@ from kvae.experiment.report import prepare_output
 from kvae.experiment.report import run_metrics
 from kvae.experiment.report import save_model
 from kvae.experiment.report import summary_text
+from kvae.hierarchical_vae import HierarchicalVAE
 from kvae.utils import write_json
 from kvae.vae import VAE
 
 
 def build_model(config, image_shape):
-    """The `kvae.VAE` of `config` for images of `image_shape`."""
+    """The `kvae.VAE` (or `kvae.HierarchicalVAE`) of `config` for images of
+    `image_shape`."""
     filters = tuple(config.filters)
+    prior = config.prior
+    if config.prior_components is not None:
+        prior = priors.PRIORS[prior](num_components=config.prior_components)
+    kwargs = dict(
+        likelihood=config.likelihood,
+        sigma=config.sigma,
+        beta=config.beta,
+        prior=prior,
+        objective=config.objective,
+        num_samples=config.num_samples,
+        free_bits=config.free_bits,
+        seed=config.seed,
+    )
+    if config.model == "ladder":
+        dims = tuple(config.level_dims)
+        encoder = layers.LadderEncoder(
+            dims, filters=filters, dense_units=config.dense_units
+        )
+        decoder = layers.LadderDecoder(
+            dims,
+            image_shape,
+            filters=filters[::-1],
+            dense_units=config.dense_units,
+        )
+        return HierarchicalVAE(encoder, decoder, **kwargs)
     if config.model == "conv":
         encoder = layers.ConvEncoder(
             config.latent_dim, filters=filters, dense_units=config.dense_units
@@ -37,14 +65,7 @@ def build_model(config, image_shape):
     else:
         encoder = layers.ResidualEncoder(config.latent_dim, filters=filters)
         decoder = layers.ResidualDecoder(image_shape, filters=filters[::-1])
-    return VAE(
-        encoder,
-        decoder,
-        likelihood=config.likelihood,
-        sigma=config.sigma,
-        beta=config.beta,
-        seed=config.seed,
-    )
+    return VAE(encoder, decoder, **kwargs)
 
 
 def build_optimizer(config, steps_per_epoch):
@@ -162,9 +183,7 @@ def train_and_evaluate(config, announce=True):
         plot_latent_pca(
             model, data.x_test, data.y_test, os.path.join(out, "latent_pca.png")
         )
-    metrics = run_metrics(
-        config, data, test, timer.epoch_seconds, fit_seconds
-    )
+    metrics = run_metrics(config, data, test, timer.epoch_seconds, fit_seconds)
     metrics["wall_time_s"] = time.perf_counter() - start
     metrics["files"] = sorted(set(files_written(out)) | {"metrics.json"})
     write_json(os.path.join(out, "metrics.json"), metrics)

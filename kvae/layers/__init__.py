@@ -2,12 +2,16 @@
 
 Encoders map images to `(z_mean, z_log_var)`; decoders map `z` to an output
 of the image shape (logits or mean). Any `keras.Layer` that keeps this
-contract can be given to `kvae.VAE` instead.
+contract can be given to `kvae.VAE` instead. `LadderEncoder` and
+`LadderDecoder` are the bottom-up and top-down paths of
+`kvae.HierarchicalVAE`.
 """
 
 from kvae.layers.conv_decoder import ConvDecoder
 from kvae.layers.conv_encoder import ConvEncoder
 from kvae.layers.gaussian_head import GaussianHead
+from kvae.layers.ladder_decoder import LadderDecoder
+from kvae.layers.ladder_encoder import LadderEncoder
 from kvae.layers.mlp_decoder import MLPDecoder
 from kvae.layers.mlp_encoder import MLPEncoder
 from kvae.layers.residual_block import ResidualBlock
@@ -19,6 +23,8 @@ __all__ = [
     "ConvDecoder",
     "ConvEncoder",
     "GaussianHead",
+    "LadderDecoder",
+    "LadderEncoder",
     "MLPDecoder",
     "MLPEncoder",
     "ResidualBlock",

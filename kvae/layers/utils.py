@@ -42,3 +42,13 @@ def check_image_shape(output_shape, downsampling_steps, role="decoder"):
 def build_by_tracing(layer, input_shape):
     """Builds `layer`'s sublayers by running `call` on a symbolic input."""
     layer.call(keras.KerasTensor(tuple(input_shape), dtype=layer.compute_dtype))
+
+
+def check_latent_dims(latent_dims):
+    """A tuple of latent sizes, one per level (bottom first), each >= 1."""
+    latent_dims = tuple(latent_dims)
+    if not latent_dims:
+        raise ValueError("latent_dims needs at least one level, got ().")
+    for latent_dim in latent_dims:
+        check_latent_dim(latent_dim)
+    return tuple(int(d) for d in latent_dims)

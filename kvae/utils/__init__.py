@@ -2,13 +2,13 @@
 running a command under another Keras backend, and describing the
 environment a run ran on."""
 
-from kvae.utils.environment import environment
-from kvae.utils.environment import machine_description
-from kvae.utils.environment import package_version
 from kvae.utils.files import atomic_path
 from kvae.utils.files import write_json
 from kvae.utils.files import write_text
 from kvae.utils.pca import pca_basis
+from kvae.utils.platform_info import environment
+from kvae.utils.platform_info import machine_description
+from kvae.utils.platform_info import package_version
 from kvae.utils.processes import BACKENDS
 from kvae.utils.processes import backend_env
 from kvae.utils.processes import backend_installed

@@ -1,0 +1,74 @@
+import keras
+from keras import ops
+
+from kvae import elbo
+
+
+@keras.saving.register_keras_serializable(package="kvae")
+class Prior(keras.layers.Layer):
+    """Base class of the priors `p(z)` of `kvae.VAE`'s latent code.
+
+    A prior is a layer (its weights, if any, are trained with the model and
+    saved with it) with two methods: `log_prob(z)`, the log-density summed
+    over the latent dimensions, and `sample(n, seed)`. The model builds it
+    with the latent shape `(batch, latent_dim)` and sets `latent_dim`.
+
+    `kl_divergence` gives the KL term of the ELBO. By default it is the
+    single-sample estimate `log q(z | x) - log p(z)` at the drawn `z`; a
+    prior with an analytic KL (`StandardNormal`) overrides it. A prior that
+    is defined through the encoder (`VampPrior`) sets
+    `needs_encoder = True` and receives the model's inference path through
+    `set_encoder` before it is built.
+
+    Call arguments:
+        z: tensor `(..., latent_dim)`.
+
+    Returns:
+        `log_prob(z)`, a tensor `(...)`.
+    """
+
+    needs_encoder = False
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = None
+
+    def build(self, input_shape):
+        self.latent_dim = int(input_shape[-1])
+
+    def call(self, z):
+        return self.log_prob(z)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1])
+
+    def log_prob(self, z):
+        """`log p(z)` summed over the last axis, in nats."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement log_prob(z)."
+        )
+
+    def sample(self, n, seed):
+        """`n` draws `(n, latent_dim)`; `seed` is an int or a
+        `keras.random.SeedGenerator`."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement sample(n, seed)."
+        )
+
+    def kl_divergence(self, z_mean, z_log_var, z):
+        """The KL term of `q(z | x) = N(z_mean, exp(z_log_var))` for `z`.
+
+        Returns `(..., columns)`: here one column, the single-sample
+        estimate `log q(z | x) - log p(z)`. Summed over its last axis, it
+        is an unbiased estimate of `KL(q || p)`.
+        """
+        log_q = elbo.gaussian_log_prob(z, z_mean, z_log_var)
+        return ops.expand_dims(log_q - self.log_prob(z), -1)
+
+
+def split_seed(seed):
+    """Two seeds for two draws from one `seed` (an int, `None` or a
+    `keras.random.SeedGenerator`, which advances on each draw)."""
+    if isinstance(seed, keras.random.SeedGenerator) or seed is None:
+        return seed, seed
+    return seed, seed + 1
