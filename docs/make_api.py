@@ -24,7 +24,16 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 API_MD = os.path.join(HERE, "api.md")
 # Internal modules, documented in prose rather than in the reference.
-INTERNAL = ("kvae.backend", "kvae.validation", "kvae.version")
+INTERNAL = (
+    "kvae.backend",
+    "kvae.inference",
+    "kvae.likelihood",
+    "kvae.model_args",
+    "kvae.saving",
+    "kvae.trackers",
+    "kvae.validation",
+    "kvae.version",
+)
 # Section headers of keras-hub style docstrings whose entries are
 # `name: text` lines, rendered as bullet lists.
 ARG_SECTIONS = ("Args", "Arguments", "Call arguments", "Attributes", "Raises")
@@ -241,10 +250,17 @@ def _render_entries(block):
 
 
 def public_methods(cls):
-    """Methods and properties defined by `cls` itself, public and with a
-    docstring (Keras methods overridden without one are left out)."""
+    """Methods and properties defined by `cls` itself or by the `...Mixin`
+    classes it derives from directly (`kvae.VAE` gathers its jobs from
+    mixins in internal modules), public and with a docstring (Keras
+    methods overridden without one are left out)."""
+    mixins = [b for b in cls.__bases__ if b.__name__.endswith("Mixin")]
+    members = {}
+    for klass in [cls] + mixins:
+        for name, value in vars(klass).items():
+            members.setdefault(name, value)
     methods = []
-    for name, value in vars(cls).items():
+    for name, value in members.items():
         if name.startswith("_"):
             continue
         if isinstance(value, (staticmethod, classmethod)):

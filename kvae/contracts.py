@@ -1,6 +1,27 @@
 """Checks, made once when a model is built, that its layers fit together:
 each error names the layer and what it should return."""
 
+import keras
+
+
+def declared_input_shape(layer):
+    """The image shape a functional encoder was built for, if it says."""
+    inputs = getattr(layer, "inputs", None)
+    if isinstance(layer, keras.Model) and inputs and len(inputs) == 1:
+        return tuple(inputs[0].shape[1:])
+    return None
+
+
+def check_encoder_input(encoder, image_shape):
+    """Images must have the shape a functional encoder declares."""
+    expected = declared_input_shape(encoder)
+    if expected is not None and not shapes_match(expected, image_shape):
+        raise ValueError(
+            f"The data has images of shape {image_shape}, but the "
+            f"encoder expects {expected}. Resize the data, or build the "
+            "encoder for this image shape."
+        )
+
 
 def trace_layer(layer, inputs, what):
     """Calls `layer` on symbolic `inputs`, naming the layer on failure."""
@@ -30,10 +51,14 @@ def check_gaussian(encoded, who):
             f"shape (batch, latent_dim); got {z_mean.shape} and "
             f"{z_log_var.shape}."
         )
-    latent_dim = z_mean.shape[-1]
+    check_latent_dim(z_mean.shape[-1])
+    return z_mean, z_log_var
+
+
+def check_latent_dim(latent_dim):
+    """A latent code needs at least one dimension."""
     if latent_dim is None or latent_dim < 1:
         raise ValueError(f"latent_dim must be at least 1, got {latent_dim}.")
-    return z_mean, z_log_var
 
 
 def check_decoder_output(decoded, image_shape):

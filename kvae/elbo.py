@@ -113,6 +113,9 @@ def gaussian_log_prob(z, mean, log_var):
     `gaussian_log_density` for a mean and a log-variance (all broadcast
     against each other), in nats.
     """
+    z, mean, log_var = (
+        ops.convert_to_tensor(t, dtype="float32") for t in (z, mean, log_var)
+    )
     return gaussian_log_density(
         (z - mean) * ops.exp(-0.5 * log_var), 0.5 * log_var
     )

@@ -214,7 +214,7 @@ class HierarchicalVAE(VAE):
         eps = keras.random.normal(
             (int(n), sum(self.level_dims()[:-1])), seed=generator
         )
-        return self._inference("generate", self._generate)(z, eps)
+        return self.inference_function("generate", self._generate)(z, eps)
 
     def _decode(self, z):
         return self._generate(z, None)

@@ -3,6 +3,8 @@ what is wrong and how to fix it."""
 
 import numpy as np
 
+from kvae import contracts
+
 
 def peek_images(data):
     """A NumPy view of (the first batch of) the images in `data`, or `None`.
@@ -79,4 +81,40 @@ def check_images(images, likelihood, what="data"):
                 f"The Bernoulli likelihood needs pixel values in [0, 1], but "
                 f"the {what} ranges over [{low}, {high}].{hint} For data in "
                 "another range use likelihood='gaussian'."
+            )
+
+
+class DataChecksMixin:
+    """Checks the data given to `fit` and `evaluate` of `kvae.VAE` before
+    Keras starts: its images (see `check_images`) and their shape, which
+    builds the model when it is not built yet."""
+
+    def fit(self, x=None, y=None, validation_data=None, **kwargs):
+        if is_tf_dataset(x):
+            # A tf.data pipeline shuffles itself (kvae.datasets.load does);
+            # Keras only warns that its `shuffle` argument does nothing.
+            kwargs.setdefault("shuffle", False)
+        self._check_data(x, "training data")
+        if validation_data is not None:
+            self._check_data(validation_data, "validation_data")
+        return super().fit(x, y, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        self._check_data(x, "evaluation data")
+        return super().evaluate(x, y, **kwargs)
+
+    def _check_data(self, data, what):
+        """Raises `ValueError` if the images in `data` (the first batch of
+        a dataset) cannot be used by this model; `what` names the data in
+        the message."""
+        images = peek_images(data)
+        if images is None:
+            return
+        check_images(images, self.likelihood, what)
+        if not self.built:
+            self.build(images.shape)
+        elif not contracts.shapes_match(self.image_shape, images.shape[1:]):
+            raise ValueError(
+                f"The {what} has images of shape {tuple(images.shape[1:])}, "
+                f"but this model was built for {self.image_shape}."
             )

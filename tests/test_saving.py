@@ -76,7 +76,7 @@ def test_saved_optimizer_is_portable(tmp_path):
 
 
 def test_torch_optimizer_module_is_rewritten_on_load():
-    from kvae.vae import _portable_optimizer
+    from kvae.saving import portable_optimizer
 
     config = {
         "optimizer": {
@@ -85,7 +85,7 @@ def test_torch_optimizer_module_is_rewritten_on_load():
             "config": {"learning_rate": 0.001},
         }
     }
-    fixed = _portable_optimizer(config)
+    fixed = portable_optimizer(config)
     assert fixed["optimizer"]["module"] == "keras.optimizers"
     assert fixed["optimizer"]["config"] == {"learning_rate": 0.001}
 

@@ -72,6 +72,7 @@ class MixtureOfGaussians(Prior):
         )
 
     def log_prob(self, z):
+        z = ops.convert_to_tensor(z, dtype="float32")
         log_weights = ops.log_softmax(ops.cast(self.logits, "float32"))
         return mixture_log_prob(
             z,

@@ -58,9 +58,17 @@ class Prior(keras.layers.Layer):
     def kl_divergence(self, z_mean, z_log_var, z):
         """The KL term of `q(z | x) = N(z_mean, exp(z_log_var))` for `z`.
 
-        Returns `(..., columns)`: here one column, the single-sample
-        estimate `log q(z | x) - log p(z)`. Summed over its last axis, it
-        is an unbiased estimate of `KL(q || p)`.
+        Returns `(..., columns)`: by default `sampled_kl`, one column. A
+        prior with an analytic KL returns it instead, one column per
+        latent dimension (what free bits floor one by one).
+        """
+        return self.sampled_kl(z_mean, z_log_var, z)
+
+    def sampled_kl(self, z_mean, z_log_var, z):
+        """`log q(z | x) - log p(z)` at the drawn `z`, shape `(..., 1)`.
+
+        Summed over its last axis, an unbiased single-sample estimate of
+        `KL(q || p)`; the importance weights need exactly this term.
         """
         log_q = elbo.gaussian_log_prob(z, z_mean, z_log_var)
         return ops.expand_dims(log_q - self.log_prob(z), -1)

@@ -28,12 +28,15 @@ class StandardNormal(Prior):
     """
 
     def log_prob(self, z):
+        z = ops.convert_to_tensor(z, dtype="float32")
         return -ops.sum(_HALF_LOG_TWO_PI + 0.5 * ops.square(z), axis=-1)
 
     def sample(self, n, seed):
         return keras.random.normal((int(n), self.latent_dim), seed=seed)
 
     def kl_divergence(self, z_mean, z_log_var, z):
+        z_mean = ops.convert_to_tensor(z_mean, dtype="float32")
+        z_log_var = ops.convert_to_tensor(z_log_var, dtype="float32")
         return elbo.gaussian_kl_per_dim(
             z_mean, z_log_var, ops.zeros_like(z_mean), ops.zeros_like(z_mean)
         )

@@ -135,6 +135,7 @@ class VampPrior(Prior):
         return ops.cast(means, "float32"), ops.cast(log_vars, "float32")
 
     def log_prob(self, z):
+        z = ops.convert_to_tensor(z, dtype="float32")
         means, log_vars = self.components()
         log_weight = -math.log(self.num_components)
         return mixture_log_prob(z, means, log_vars, log_weight)

@@ -180,6 +180,13 @@ NON_DEFAULT_FLAGS = {
     "sigma": ["learned"],
     "latent_dim": ["3"],
     "latent_dims": ["2", "5"],
+    "level_dims": ["8", "4"],
+    "prior": ["vamp"],
+    # Only with a mixture prior: tested in tests/recipes/test_likelihood.py.
+    "prior_components": None,
+    "objective": ["iwae"],
+    "num_samples": ["3"],
+    "free_bits": ["0.5"],
     "filters": ["4", "8", "16"],
     "dense_units": ["7"],
     "image_size": ["32"],

@@ -1,0 +1,136 @@
+"""The inference API of `kvae.VAE`: encode, decode, reconstruct, sample and
+importance weights, each compiled once per backend (see `kvae.backend`)."""
+
+import numpy as np
+from keras import ops
+
+from kvae import elbo
+from kvae.backend import compile_inference
+
+
+class InferenceMixin:
+    """`kvae.VAE`'s inference methods; the model supplies `posterior`,
+    `sample_terms`, `level_dims`, `prior`, `decoder` and `likelihood`."""
+
+    def call(self, inputs, training=False):
+        x = ops.cast(inputs, "float32")
+        _, _, decoder_output = self.sample_terms(
+            x,
+            1,
+            lambda level, mean: ops.zeros_like(mean),
+            analytic_kl=True,
+            training=training,
+        )
+        return elbo.output_mean(self.likelihood, decoder_output)
+
+    def encode(self, x):
+        """Posterior parameters `(z_mean, z_log_var)` for images `x` (of
+        the top latent level in a hierarchical model)."""
+        x = self._prepare_images(x)
+        return self.inference_function("encode", self.posterior)(x)
+
+    def decode(self, z):
+        """Mean image of `p(x | z)` in data space for latent codes `z`."""
+        z = ops.convert_to_tensor(z, dtype="float32")
+        if len(z.shape) != 2 or z.shape[-1] != self.latent_dim:
+            raise ValueError(
+                f"decode() takes latent codes of shape (n, {self.latent_dim}),"
+                f" got {tuple(z.shape)}."
+            )
+        return self.inference_function("decode", self._decode)(z)
+
+    def reconstruct(self, x):
+        """Deterministic reconstruction: the decoded posterior mean."""
+        x = self._prepare_images(x)
+        return self.inference_function("reconstruct", self.call)(x)
+
+    def sample(self, n, seed=None):
+        """Decodes `n` draws from the prior `p(z)`.
+
+        Args:
+            n: int. Number of images.
+            seed: int or `None`. With `None`, the model's own sampling
+                `SeedGenerator` advances, so each call gives new images.
+
+        Returns:
+            Tensor `(n, *image_shape)` of mean images.
+        """
+        if self.latent_dim is None:
+            raise ValueError(
+                "The model is not built yet: call fit(), or build(), first."
+            )
+        z = self.prior.sample(
+            int(n), self.sample_seed_generator if seed is None else seed
+        )
+        return self.decode(ops.stop_gradient(z))
+
+    def log_importance_weights(self, x, eps):
+        """`log w = log p(x | z) + log p(z) - log q(z | x)` for given noise.
+
+        Every density is a full normalized density, the constants included,
+        so `logsumexp(log w) - log k` is a lower bound on `log p(x)`
+        (`kvae.evaluation.importance_weighted_nll` builds on this). In a
+        hierarchical model `z` is every level's code and `q` the whole
+        inference path. Compiled once per backend.
+
+        Args:
+            x: images `(batch, *image_shape)`.
+            eps: standard normal noise `(k, batch, total_latent_dim)`;
+                each level takes its `level_dims()` columns, bottom first.
+
+        Returns:
+            float32 tensor `(k, batch)`.
+        """
+        x = self._prepare_images(x)
+        eps = ops.convert_to_tensor(eps, dtype="float32")
+        if len(eps.shape) != 3 or eps.shape[-1] != self.total_latent_dim:
+            raise ValueError(
+                "eps must have shape (k, batch, total_latent_dim="
+                f"{self.total_latent_dim}), got {tuple(eps.shape)}."
+            )
+        return self.inference_function("log_weights", self._log_weights)(
+            x, eps
+        )
+
+    def _log_weights(self, x, eps):
+        k, batch = ops.shape(eps)[0], ops.shape(eps)[1]
+        offsets = np.cumsum([0] + self.level_dims())
+
+        def noise(level, mean):
+            columns = eps[..., offsets[level] : offsets[level + 1]]
+            return ops.reshape(columns, ops.shape(mean))
+
+        log_likelihood, kl_terms, _ = self.sample_terms(
+            x, k, noise, analytic_kl=False, training=False
+        )
+        kl = sum(ops.sum(kl, axis=-1) for kl in kl_terms)
+        return ops.reshape(log_likelihood - kl, (k, batch))
+
+    def _decode(self, z):
+        return elbo.output_mean(
+            self.likelihood,
+            ops.cast(self.decoder(z, training=False), "float32"),
+        )
+
+    def inference_function(self, name, fn):
+        """`fn` compiled for inference with this backend, cached by `name`.
+
+        `kvae.evaluation` and the `encode`/`decode`/`reconstruct` methods
+        use it, so repeated calls compile once per input shape.
+
+        Args:
+            name: str. The cache key.
+            fn: callable. A function of tensors that calls the model's
+                layers (with `training=False`).
+        """
+        if name not in self._inference_functions:
+            self._inference_functions[name] = compile_inference(self, fn)
+        return self._inference_functions[name]
+
+    def _prepare_images(self, x):
+        """`x` as a float32 tensor; builds the model for its shape first
+        if it is not built yet."""
+        x = ops.convert_to_tensor(x, dtype="float32")
+        if not self.built:
+            self.build(x.shape)
+        return x

@@ -1,0 +1,89 @@
+"""Saving and loading of `kvae.VAE`: its constructor arguments, its build
+shape, and a compile config that loads under every backend."""
+
+import keras
+
+
+def portable_optimizer(config):
+    """Points optimizers at `keras.optimizers`, not a backend's subclass.
+
+    Under torch, Keras saves an Adam optimizer with the module
+    `keras.src.backend.torch.optimizers.torch_adam`; loading that file under
+    JAX or TensorFlow then runs torch code and fails in `fit` (a Keras bug).
+    The public class of the same name is the portable choice.
+
+    Args:
+        config: a compile config, or any part of one (dicts and lists are
+            searched recursively).
+
+    Returns:
+        A copy of `config` with such optimizer modules replaced.
+    """
+    if isinstance(config, dict):
+        module = config.get("module")
+        if (
+            isinstance(module, str)
+            and module.startswith("keras.src.backend.")
+            and ".optimizers" in module
+            and hasattr(keras.optimizers, config.get("class_name", ""))
+        ):
+            config = dict(config, module="keras.optimizers")
+        return {k: portable_optimizer(v) for k, v in config.items()}
+    if isinstance(config, list):
+        return [portable_optimizer(v) for v in config]
+    return config
+
+
+class SavingMixin:
+    """The configs `kvae.VAE` is saved and loaded with: its constructor
+    arguments, its build shape and its compile arguments."""
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder),
+                "likelihood": self.likelihood,
+                "beta": self.beta,
+                "kl_warmup_steps": self.kl_warmup_steps,
+                "prior": keras.saving.serialize_keras_object(self.prior),
+                "objective": self.objective,
+                "num_samples": self.num_samples,
+                "free_bits": self.free_bits,
+                "sigma": self.sigma,
+                "image_metrics": self.image_metrics,
+                "image_metrics_batch": self.image_metrics_batch,
+                "max_val": self.max_val,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "prior"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    def get_build_config(self):
+        if self.image_shape is None:
+            return None
+        return {"input_shape": (None,) + tuple(self.image_shape)}
+
+    def build_from_config(self, config):
+        if config and config.get("input_shape"):
+            self.build(config["input_shape"])
+
+    def get_compile_config(self):
+        return portable_optimizer(super().get_compile_config())
+
+    def compile_from_config(self, config):
+        config = keras.saving.deserialize_keras_object(
+            portable_optimizer(config)
+        )
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
