@@ -189,10 +189,7 @@ def process_worker(args):
 
     import kvae.distribution
 
-    launched = any(
-        v in os.environ
-        for v in ("RANK", "TF_CONFIG", "KERAS_DISTRIBUTION_NUM_PROCESSES")
-    )
+    launched = kvae.distribution.launched()
     keras.utils.set_random_seed(0)
     distribution = kvae.distribution.data_parallel() if launched else None
     with kvae.distribution.scope(distribution):

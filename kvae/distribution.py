@@ -54,6 +54,13 @@ def timeout_seconds(timeout=None):
     return timeout
 
 
+def launched():
+    """Whether this process was started as one of several: torchrun's
+    variables (torch), `TF_CONFIG` (TensorFlow) or `KERAS_DISTRIBUTION_*`
+    (JAX). `data_parallel()` then trains across the processes."""
+    return distribution_lib.launched()
+
+
 def process_index():
     """This process's index among the training processes (0 on one).
 

@@ -9,8 +9,13 @@ import os
 import tensorflow as tf
 
 
+def launched():
+    """Whether `TF_CONFIG` names a cluster of workers."""
+    return "TF_CONFIG" in os.environ
+
+
 def data_parallel(devices=None, timeout=None):
-    if "TF_CONFIG" not in os.environ:
+    if not launched():
         return tf.distribute.MirroredStrategy(devices=_devices(devices))
     if devices is not None:
         raise ValueError(

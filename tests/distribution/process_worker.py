@@ -28,7 +28,6 @@ import kvae.distribution
 
 LATENT, BATCH, STEPS = 3, 16, 4
 SHAPE = (28, 28, 1)
-LAUNCHED = ("RANK", "TF_CONFIG", "KERAS_DISTRIBUTION_NUM_PROCESSES")
 
 
 @keras.saving.register_keras_serializable(package="kvae_tests")
@@ -103,7 +102,7 @@ def tensorflow_draw(model, strategy):
 
 
 def main(mode, results_dir):
-    launched = any(name in os.environ for name in LAUNCHED)
+    launched = kvae.distribution.launched()
     # On torch kvae shares process 0's seed and weights itself, so each
     # process starts from others there; TF and JAX synchronize the
     # initial values of variables as they are created, not later writes.
