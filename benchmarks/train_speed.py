@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -379,7 +380,19 @@ def run_backend(backend, args):
         )
     if args.torch_compile:
         cmd.append("--torch-compile")
-    proc = run_with_backend(cmd, backend, capture_output=True, text=True)
+    try:
+        proc = run_with_backend(
+            cmd,
+            backend,
+            capture_output=True,
+            text=True,
+            timeout=args.worker_timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {
+            "backend": backend,
+            "error": f"stopped after --worker-timeout {args.worker_timeout} s",
+        }
     for line in proc.stdout.splitlines():
         if line.startswith("RESULTS "):
             return json.loads(line[len("RESULTS ") :])
@@ -562,6 +575,13 @@ def main():
         help="torch.set_num_threads in the torch process (default: torch's).",
     )
     parser.add_argument("--torch-compile", action="store_true")
+    parser.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=None,
+        help="Seconds each backend's process may run; a slower one is "
+        "reported as failed and the others are still written.",
+    )
     parser.add_argument(
         "--quality-steps",
         type=int,
