@@ -296,11 +296,13 @@ class Config:
         parse=int,
         choices=(0, 1, 2),
     )
-    dtype_policy: str = option(
+    precision: str = option(
         "float32",
-        "Keras dtype policy of the model; 'mixed_bfloat16' computes in "
-        "bfloat16 with float32 weights (faster on CPUs with AMX or "
-        "AVX512-BF16).",
+        "Keras dtype policy of the model: 'mixed_bfloat16' and "
+        "'mixed_float16' compute in 16 bits with float32 weights (saved "
+        "weights stay float32). bfloat16 pays on CPUs with AVX512-BF16 or "
+        "AMX and on recent GPUs; measured per recipe in "
+        "docs/BENCHMARKS.md.",
         choices=("float32", "mixed_bfloat16", "mixed_float16"),
     )
     distribute: str | None = option(

@@ -121,7 +121,7 @@ def train_and_evaluate(config, announce=True):
     steps_per_epoch = math.ceil(data.num_train / config.batch_size)
     # Layers take the global policy when they are created.
     policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(config.dtype_policy)
+    keras.config.set_dtype_policy(config.precision)
     try:
         with strategy_scope:
             model = build_model(config, data.image_shape)

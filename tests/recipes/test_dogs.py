@@ -131,7 +131,7 @@ def test_dogs_from_the_extracted_tree(
     assert metrics["train_examples"] == 256
     assert metrics["test_examples"] == 96
     assert metrics["config"]["sigma"] == "optimal"
-    assert metrics["config"]["dtype_policy"] == "mixed_bfloat16"
+    assert metrics["config"]["precision"] == "mixed_bfloat16"
     for key in ("negative_elbo_bits_per_dim", "kl_loss", "train_img_per_s"):
         assert metrics[key] > 0, key
     assert 0 < metrics["psnr"] < 60 and 0 < metrics["mse"] < 1

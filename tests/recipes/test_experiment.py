@@ -218,7 +218,7 @@ NON_DEFAULT_FLAGS = {
     "interpolation_steps": ["4"],
     "interpolation_scale": ["2"],
     "verbose": ["2"],
-    "dtype_policy": ["mixed_bfloat16"],
+    "precision": ["mixed_bfloat16"],
     "distribute": ["data_parallel"],
 }
 
