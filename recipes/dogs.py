@@ -29,7 +29,7 @@ Width and speed: filters 16-32-64-128 (2.9M parameters) train about twice
 as fast as 32-64-128-256 (8.5M) and gave the better test reconstructions
 for the same CPU time on short runs; 12 epochs take about an hour on 2
 shared CPU cores. mixed_bfloat16 trains about 1.4x faster than float32 on
-a CPU with AVX512-BF16 or AMX (--dtype-policy float32 elsewhere).
+a CPU with AVX512-BF16 or AMX (--precision float32 elsewhere).
 """
 
 from kvae import experiment
