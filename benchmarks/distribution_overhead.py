@@ -348,14 +348,19 @@ def processes_markdown(results, args, loads):
         )
     lines += [
         "",
-        "Two processes do half the arithmetic each on two cores, and pay "
-        "for an all-reduce of every gradient (about 0.4 M float32 values "
-        "here) each step, over loopback. On a real cluster the arithmetic "
-        "per step is far larger (GPUs, bigger models and batches) and the "
-        "all-reduce goes over NVLink/InfiniBand (nccl), so the ratio is "
-        "bounded by how the gradient size compares with the compute per "
-        "step; these CPU figures only show that the machinery adds no "
-        "large fixed cost, not how a GPU cluster scales.",
+        "Two processes do half the arithmetic each, on two cores, and pay "
+        "for an all-reduce of every gradient (0.93 M float32 values, 20 "
+        "variables, here) at each step over loopback. With other jobs "
+        "keeping the 2 cores busy, the second core is not free, so no "
+        "speed-up is expected here: the rows show what the machinery "
+        "costs. torch (one flat all_reduce per step) and JAX (XLA's "
+        "gloo all-reduce in the compiled step) lose little; TensorFlow's "
+        "MultiWorkerMirroredStrategy over gRPC on CPU costs far more per "
+        "step (not investigated further: on GPUs it uses NCCL). On a real "
+        "cluster the compute per step is much larger (GPUs, bigger models "
+        "and batches) and the all-reduce runs over NVLink/InfiniBand with "
+        "nccl, so scaling depends on the gradient size against the "
+        "compute of a step; measure there before relying on it.",
     ]
     return "\n".join(lines)
 
