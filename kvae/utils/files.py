@@ -87,12 +87,14 @@ def _write_error(path, error):
         if existed
         else "it was not written"
     )
-    return type(error)(
-        error.errno,
+    message = (
         f"Could not write {path} ({error.strerror or error}); {kept}, and "
         "the other files in its folder are complete. Free disk space or "
-        "make the folder writable, then run again",
+        "make the folder writable, then run again"
     )
+    if error.errno is None:
+        return type(error)(message)
+    return type(error)(error.errno, message)
 
 
 def write_text(path, text):
