@@ -77,6 +77,26 @@ class SavingMixin:
         if config and config.get("input_shape"):
             self.build(config["input_shape"])
 
+    # The noise generators' states are saved with the weights (Keras saves
+    # only a layer's own variables, and a `SeedGenerator`'s state is not
+    # one), so a reloaded or restored model continues the noise stream.
+    _SEED_KEY = "seed_generator_"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for i, generator in enumerate(self._seed_generators):
+            store[f"{self._SEED_KEY}{i}"] = generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        own = {k: store[k] for k in keys if not k.startswith(self._SEED_KEY)}
+        super().load_own_variables(own)
+        # Files written before the states were saved lack them.
+        for i, generator in enumerate(self._seed_generators):
+            key = f"{self._SEED_KEY}{i}"
+            if key in keys:
+                generator.state.assign(store[key])
+
     def get_compile_config(self):
         return portable_optimizer(super().get_compile_config())
 
