@@ -34,6 +34,29 @@ def portable_optimizer(config):
     return config
 
 
+def _deserialize_part(role, config):
+    """The `role` ("encoder", "decoder", "prior") of a saved model.
+
+    An unregistered custom class fails deep in Keras with a `TypeError`
+    that Keras then wraps after a dump of the whole model's config; this
+    error says first which part and class could not be found, and how to
+    make it loadable. It is a `ValueError`, so Keras does not wrap it.
+    """
+    try:
+        return keras.saving.deserialize_keras_object(config)
+    except TypeError as error:
+        name = config.get("class_name", "?")
+        module = config.get("module") or config.get("registered_name")
+        raise ValueError(
+            f"Cannot load the {role} of this kvae model: its class {name!r} "
+            f"(saved from {module!r}) is not registered with Keras. Import "
+            "the module that defines it before load_model, decorated with "
+            "@keras.saving.register_keras_serializable(), or pass "
+            f"custom_objects={{{name!r}: {name}}} to load_model.\n"
+            f"Keras said: {error}"
+        ) from error
+
+
 class SavingMixin:
     """The configs `kvae.VAE` is saved and loaded with: its constructor
     arguments, its build shape and its compile arguments."""
@@ -65,7 +88,7 @@ class SavingMixin:
         config = dict(config)
         for key in ("encoder", "decoder", "prior"):
             if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(config[key])
+                config[key] = _deserialize_part(key, config[key])
         return cls(**config)
 
     def get_build_config(self):

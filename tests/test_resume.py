@@ -111,3 +111,30 @@ def test_a_model_trained_from_a_generator_reloads_its_optimizer(tmp_path):
         reloaded.optimizer.variables, model.optimizer.variables
     ):
         np.testing.assert_allclose(to_numpy(a), to_numpy(b))
+
+
+def test_an_unregistered_custom_encoder_is_named_when_loading(tmp_path):
+    class PlainEncoder(kvae.layers.MLPEncoder):
+        """A user's subclass, not registered."""
+
+    model = kvae.VAE(
+        PlainEncoder(2, hidden_units=(8,)),
+        kvae.layers.MLPDecoder((12, 12, 1), hidden_units=(8,)),
+        image_metrics=False,
+    )
+    model.compile()
+    model.fit(X, batch_size=16, epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    with pytest.raises(ValueError) as error:
+        keras.saving.load_model(tmp_path / "model.keras")
+    message = str(error.value)
+    assert message.startswith(
+        "Cannot load the encoder of this kvae model: its class "
+        "'PlainEncoder'"
+    ), message[:300]
+    assert "register_keras_serializable" in message
+    assert "custom_objects={'PlainEncoder': PlainEncoder}" in message
+    reloaded = keras.saving.load_model(
+        tmp_path / "model.keras", custom_objects={"PlainEncoder": PlainEncoder}
+    )
+    assert reloaded.built

@@ -3,8 +3,11 @@ model to a late error, and never exits 0 after diverging."""
 
 import json
 import os
+import subprocess
+import sys
 
 import keras
+import numpy as np
 import pytest
 
 import kvae
@@ -145,7 +148,35 @@ def test_model_is_saved_before_evaluation_can_fail(
         load_recipe("kmnist").main(tiny_flags(shared_data, out, "--gifs"))
     model = keras.saving.load_model(out / "model.keras")
     assert isinstance(model, kvae.VAE)
-    assert model.optimizer.iterations.numpy() == 2
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 2
+
+
+def test_the_printed_way_to_load_a_model_works(tmp_path):
+    # What a run prints next to model.keras, done in a fresh process.
+    assert report.FILE_DESCRIPTIONS["model.keras"] == (
+        "the trained model: import kvae, then keras.saving.load_model(path)"
+    )
+    model = kvae.VAE(
+        kvae.layers.MLPEncoder(2, hidden_units=(8,)),
+        kvae.layers.MLPDecoder((12, 12, 1), hidden_units=(8,)),
+        image_metrics=False,
+    )
+    model.compile()
+    model.fit(np.zeros((4, 12, 12, 1), "float32"), verbose=0)
+    path = tmp_path / "model.keras"
+    report.save_model(model, path)
+    code = (
+        "import sys; import kvae; import keras; "
+        "m = keras.saving.load_model(sys.argv[1]); print(type(m).__name__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("VAE")
 
 
 @pytest.mark.slow
