@@ -228,6 +228,9 @@ class VAE(
                 "needs a batch axis: x[None]. For data that are not images, "
                 "pass image_metrics=False."
             )
+        contracts.check_encoder_input(self.encoder, image_shape)
+        latent_dim = self.build_latent_path(image_shape)
+        self.latent_dim = int(latent_dim)
         needed = max(
             (getattr(t, "min_image_size", 1) for t in self.image_trackers),
             default=1,
@@ -239,9 +242,6 @@ class VAE(
                 f"{image_shape[0]}x{image_shape[1]}. Pass "
                 "image_metrics=False, or use larger images."
             )
-        contracts.check_encoder_input(self.encoder, image_shape)
-        latent_dim = self.build_latent_path(image_shape)
-        self.latent_dim = int(latent_dim)
         self.image_shape = image_shape
         if self.prior.needs_encoder:
             self.prior.set_encoder(self.posterior, image_shape)

@@ -171,9 +171,9 @@ class DataChecksMixin:
         x = self.check_data(x, "evaluation data")
         return super().evaluate(x, y, **kwargs)
 
-    def predict(self, x, **kwargs):
+    def predict(self, x, *args, **kwargs):
         x = self.check_data(x, "data given to predict")
-        return super().predict(x, **kwargs)
+        return super().predict(x, *args, **kwargs)
 
     def check_data(self, data, what, allow_list=False):
         """Raises `ValueError` if the images in `data` (the first batch of
