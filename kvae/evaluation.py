@@ -161,9 +161,15 @@ def importance_weighted_nll(
     )
     done = 0
     estimates = []
+    # The same checks as fit: the whole array, or each batch of an
+    # iterable (cheap next to k decoder passes per image).
+    what = "data given to importance_weighted_nll"
+    if _is_array(x):
+        model.check_batch(ops.convert_to_numpy(x), what)
     for images in _batches(x, batch_size):
-        if not model.built:
-            model.build(images.shape)
+        if not _is_array(x):
+            model.check_batch(images, what)
+        images = np.asarray(images, dtype=np.float32)
         latent_dim = model.total_latent_dim
         sums = []
         for start in range(0, num_samples, chunk_size):
@@ -199,9 +205,10 @@ def _logsumexp(log_weights):
 
 
 def _batches(x, batch_size):
-    """NumPy float32 batches of images from an array or an iterable."""
+    """NumPy batches of images from an array or an iterable, in their own
+    dtype (checked by the caller)."""
     if _is_array(x):
-        x = np.asarray(ops.convert_to_numpy(x), dtype=np.float32)
+        x = np.asarray(ops.convert_to_numpy(x))
         if x.ndim < 2:
             raise ValueError(
                 "importance_weighted_nll needs a batch of images, got an "
@@ -214,7 +221,7 @@ def _batches(x, batch_size):
         x = x.as_numpy_iterator()
     for batch in x:
         images, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
-        yield np.asarray(ops.convert_to_numpy(images), dtype=np.float32)
+        yield np.asarray(ops.convert_to_numpy(images))
 
 
 def _num_images(x):

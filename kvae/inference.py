@@ -59,6 +59,14 @@ class InferenceMixin:
             raise ValueError(
                 "The model is not built yet: call fit(), or build(), first."
             )
+        if (
+            not isinstance(n, (int, np.integer))
+            or isinstance(n, bool)
+            or n < 1
+        ):
+            raise ValueError(
+                f"sample() takes a positive int number of images, got {n!r}."
+            )
         z = self.prior.sample(
             int(n), self.sample_seed_generator if seed is None else seed
         )
@@ -129,8 +137,8 @@ class InferenceMixin:
 
     def _prepare_images(self, x):
         """`x` as a float32 tensor; builds the model for its shape first
-        if it is not built yet."""
+        if it is not built yet, or checks that it is the shape the model
+        was built for (see `check_image_shape`)."""
         x = ops.convert_to_tensor(x, dtype="float32")
-        if not self.built:
-            self.build(x.shape)
+        self.check_image_shape(x.shape, "images")
         return x

@@ -25,18 +25,47 @@ def check_likelihood(likelihood):
         )
 
 
+def is_int(value):
+    """Whether `value` is a Python or NumPy int (not a bool)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(
+        value, bool
+    )
+
+
+def check_number(name, value, minimum=None, positive=False):
+    """`value` is a finite number (not a string or a bool), at least
+    `minimum` or positive if asked."""
+    if (
+        not is_number(value)
+        or isinstance(value, bool)
+        or not np.isfinite(value)
+        or (minimum is not None and value < minimum)
+        or (positive and value <= 0)
+    ):
+        bound = " > 0" if positive else f" >= {minimum}" if minimum else ""
+        raise ValueError(
+            f"`{name}` must be a finite number{bound}, got {value!r} "
+            f"({type(value).__name__})."
+        )
+
+
+def check_int(name, value, minimum):
+    """`value` is an int (not a float, string or bool) >= `minimum`."""
+    if not is_int(value) or value < minimum:
+        raise ValueError(
+            f"`{name}` must be an int >= {minimum}, got {value!r} "
+            f"({type(value).__name__})."
+        )
+
+
 def check_beta(beta):
-    """The KL weight `beta` is not negative."""
-    if beta < 0:
-        raise ValueError(f"`beta` must be >= 0, got {beta}.")
+    """The KL weight `beta` is a finite number >= 0."""
+    check_number("beta", beta, minimum=0)
 
 
 def check_kl_warmup_steps(kl_warmup_steps):
-    """The KL warm-up length is not negative."""
-    if kl_warmup_steps < 0:
-        raise ValueError(
-            f"`kl_warmup_steps` must be >= 0, got {kl_warmup_steps}."
-        )
+    """The KL warm-up length is an int >= 0 (0.5 would silently be 0)."""
+    check_int("kl_warmup_steps", kl_warmup_steps, 0)
 
 
 def check_objective(objective):
@@ -51,23 +80,12 @@ def check_objective(objective):
 
 def check_num_samples(num_samples):
     """`num_samples` is an int (not a bool) of at least 1."""
-    if (
-        not isinstance(num_samples, (int, np.integer))
-        or isinstance(num_samples, bool)
-        or num_samples < 1
-    ):
-        raise ValueError(
-            f"`num_samples` must be an int >= 1, got {num_samples!r}."
-        )
+    check_int("num_samples", num_samples, 1)
 
 
 def check_free_bits(free_bits, objective):
     """`free_bits` is a number >= 0, and positive only for the ELBO."""
-    if not is_number(free_bits) or free_bits < 0:
-        raise ValueError(
-            f"`free_bits` must be a number >= 0 (nats per latent "
-            f"dimension), got {free_bits!r}."
-        )
+    check_number("free_bits", free_bits, minimum=0)
     if free_bits > 0 and objective != "elbo":
         raise ValueError(
             "`free_bits` floors the KL term of the ELBO; the IWAE "
@@ -79,12 +97,26 @@ def check_free_bits(free_bits, objective):
 def check_sigma(sigma):
     """`sigma` is positive, `"learned"` or `"optimal"`."""
     if not (
-        sigma in ("learned", "optimal") or (is_number(sigma) and sigma > 0)
+        sigma in ("learned", "optimal")
+        or (
+            is_number(sigma)
+            and not isinstance(sigma, bool)
+            and np.isfinite(sigma)
+            and sigma > 0
+        )
     ):
         raise ValueError(
             "`sigma` must be a positive number, 'learned' or 'optimal', "
             f"got {sigma!r}."
         )
+
+
+def check_image_metrics(image_metrics_batch, max_val):
+    """The image metrics' batch is `None` or a positive int, and `max_val`
+    a positive number."""
+    if image_metrics_batch is not None:
+        check_int("image_metrics_batch", image_metrics_batch, 1)
+    check_number("max_val", max_val, positive=True)
 
 
 def check_layers(encoder, decoder):

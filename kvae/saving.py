@@ -34,6 +34,29 @@ def portable_optimizer(config):
     return config
 
 
+def _deserialize_part(role, config):
+    """The `role` ("encoder", "decoder", "prior") of a saved model.
+
+    An unregistered custom class fails deep in Keras with a `TypeError`
+    that Keras then wraps after a dump of the whole model's config; this
+    error says first which part and class could not be found, and how to
+    make it loadable. It is a `ValueError`, so Keras does not wrap it.
+    """
+    try:
+        return keras.saving.deserialize_keras_object(config)
+    except TypeError as error:
+        name = config.get("class_name", "?")
+        module = config.get("module") or config.get("registered_name")
+        raise ValueError(
+            f"Cannot load the {role} of this kvae model: its class {name!r} "
+            f"(saved from {module!r}) is not registered with Keras. Import "
+            "the module that defines it before load_model, decorated with "
+            "@keras.saving.register_keras_serializable(), or pass "
+            f"custom_objects={{{name!r}: {name}}} to load_model.\n"
+            f"Keras said: {error}"
+        ) from error
+
+
 class SavingMixin:
     """The configs `kvae.VAE` is saved and loaded with: its constructor
     arguments, its build shape and its compile arguments."""
@@ -65,7 +88,7 @@ class SavingMixin:
         config = dict(config)
         for key in ("encoder", "decoder", "prior"):
             if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(config[key])
+                config[key] = _deserialize_part(key, config[key])
         return cls(**config)
 
     def get_build_config(self):
@@ -76,6 +99,26 @@ class SavingMixin:
     def build_from_config(self, config):
         if config and config.get("input_shape"):
             self.build(config["input_shape"])
+
+    # The noise generators' states are saved with the weights (Keras saves
+    # only a layer's own variables, and a `SeedGenerator`'s state is not
+    # one), so a reloaded or restored model continues the noise stream.
+    _SEED_KEY = "seed_generator_"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for i, generator in enumerate(self._seed_generators):
+            store[f"{self._SEED_KEY}{i}"] = generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        own = {k: store[k] for k in keys if not k.startswith(self._SEED_KEY)}
+        super().load_own_variables(own)
+        # Files written before the states were saved lack them.
+        for i, generator in enumerate(self._seed_generators):
+            key = f"{self._SEED_KEY}{i}"
+            if key in keys:
+                generator.state.assign(store[key])
 
     def get_compile_config(self):
         return portable_optimizer(super().get_compile_config())

@@ -169,6 +169,7 @@ class VAE(
         model_args.check_free_bits(free_bits, objective)
         prior = priors.get(prior)
         model_args.check_sigma(sigma)
+        model_args.check_image_metrics(image_metrics_batch, max_val)
         model_args.check_layers(encoder, decoder)
         latent_dim = getattr(encoder, "latent_dim", None)
         if latent_dim is not None:
@@ -218,14 +219,28 @@ class VAE(
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         image_shape = tuple(input_shape[1:])
+        if self.image_metrics and len(image_shape) != 3:
+            raise ValueError(
+                f"image_metrics=True needs a batch of images (batch, height, "
+                f"width, channels), but the data has shape {input_shape}. "
+                "Grayscale images (batch, height, width) need a channel "
+                "axis: x[..., None]; one image (height, width, channels) "
+                "needs a batch axis: x[None]. For data that are not images, "
+                "pass image_metrics=False."
+            )
         contracts.check_encoder_input(self.encoder, image_shape)
         latent_dim = self.build_latent_path(image_shape)
         self.latent_dim = int(latent_dim)
-        if self.image_metrics and len(image_shape) != 3:
+        needed = max(
+            (getattr(t, "min_image_size", 1) for t in self.image_trackers),
+            default=1,
+        )
+        if self.image_metrics and min(image_shape[:2]) < needed:
             raise ValueError(
-                f"image_metrics=True needs images of shape (height, width, "
-                f"channels), but the data has shape {image_shape}. Reshape "
-                "the data, or pass image_metrics=False."
+                f"The image metrics (SSIM) need images of at least "
+                f"{needed} pixels a side, but these are "
+                f"{image_shape[0]}x{image_shape[1]}. Pass "
+                "image_metrics=False, or use larger images."
             )
         self.image_shape = image_shape
         if self.prior.needs_encoder:

@@ -1,6 +1,8 @@
 """Checks of user data made before training starts, with errors that say
 what is wrong and how to fix it."""
 
+import inspect
+
 import numpy as np
 
 from kvae import contracts
@@ -11,15 +13,20 @@ def peek_images(data):
 
     NumPy arrays are returned whole (they are already in memory, so checking
     them all is cheap); for a `tf.data.Dataset`, a `keras.utils.PyDataset`
-    or a torch `DataLoader`, the first batch is read. Python generators are
-    not peeked at, since that would consume them.
+    or a torch `DataLoader`, the first batch is read. A Python generator
+    must be peeked with `peek_generator`, which gives it back whole.
     """
     if data is None:
         return None
     if isinstance(data, (tuple, list)):
         return peek_images(data[0]) if data else None
     if isinstance(data, dict):
-        return None
+        raise ValueError(
+            "kvae models take images, not a dict (keys "
+            f"{sorted(map(str, data))}). Give the images alone, or images "
+            "and labels as a tuple: for a tf.data pipeline of dicts, "
+            "ds.map(lambda d: d['image'])."
+        )
     if isinstance(data, np.ndarray):
         return data
     module = type(data).__module__
@@ -41,6 +48,24 @@ def peek_images(data):
     return None
 
 
+def peek_generator(data):
+    """`(first, data)` for a Python generator: its first batch and a
+    generator that yields that batch again, then the rest. Other data is
+    returned as `(None, data)`."""
+    if not inspect.isgenerator(data):
+        return None, data
+    try:
+        first = next(data)
+    except StopIteration:
+        raise ValueError("The generator given to the model is empty.")
+
+    def rechained():
+        yield first
+        yield from data
+
+    return first, rechained()
+
+
 def is_tf_dataset(data):
     """Whether `data` is a `tf.data.Dataset` (without importing TensorFlow)."""
     return type(data).__module__.startswith("tensorflow") and hasattr(
@@ -49,27 +74,65 @@ def is_tf_dataset(data):
 
 
 def check_images(images, likelihood, what="data"):
-    """Raises `ValueError` for NaNs, or values out of [0, 1] under a
-    Bernoulli likelihood (most often uint8 images that were not scaled)."""
+    """Raises `ValueError` for data no kvae model can train on: no images,
+    channels-first images, integers, non-finite values, or values out of
+    [0, 1] under a Bernoulli likelihood. Each message says how to fix it.
+    """
+    if isinstance(images, list):
+        raise ValueError(
+            f"The {what} is a Python list; kvae models take a NumPy array "
+            "of images (batch, height, width, channels): "
+            "np.asarray(images, dtype='float32')."
+        )
     images = np.asarray(images)
     if images.ndim < 2:
         raise ValueError(
             f"The {what} must be a batch of images (batch, height, width, "
             f"channels), got an array of shape {images.shape}."
         )
-    if not np.issubdtype(images.dtype, np.number):
+    if images.shape[0] == 0:
+        raise ValueError(f"The {what} holds no images (shape {images.shape}).")
+    if (
+        images.ndim == 4
+        and images.shape[1] in (1, 3, 4)
+        and images.shape[-1] not in (1, 3, 4)
+    ):
         raise ValueError(
-            f"The {what} must hold numbers, got dtype {images.dtype}."
+            f"The {what} has shape {images.shape}, which looks like "
+            "channels-first images (batch, channels, height, width); kvae "
+            "expects channels-last (batch, height, width, channels): "
+            "np.transpose(x, (0, 2, 3, 1))."
         )
-    if np.issubdtype(images.dtype, np.floating) and np.isnan(images).any():
-        count = int(np.isnan(images).sum())
+    if not np.issubdtype(images.dtype, np.number) or np.issubdtype(
+        images.dtype, np.complexfloating
+    ):
         raise ValueError(
-            f"The {what} contains {count} NaN values. Remove or impute them "
-            "before training (for example np.nan_to_num), otherwise the loss "
-            "becomes NaN at the first step."
+            f"The {what} must hold real numbers, got dtype {images.dtype}."
+        )
+    low, high = images.min(), images.max()
+    if not np.issubdtype(images.dtype, np.floating):
+        advice = (
+            "They look like 8-bit pixels: scale them with "
+            "x.astype('float32') / 255."
+            if high > 1
+            else "Convert them with x.astype('float32')."
+        )
+        raise ValueError(
+            f"The {what} holds integers (dtype {images.dtype}, values in "
+            f"[{low}, {high}]), but kvae models take float images, in "
+            f"[0, 1] for the Bernoulli likelihood. {advice}"
+        )
+    finite = np.isfinite(images)
+    if not finite.all():
+        nan = int(np.isnan(images).sum())
+        inf = int(images.size - finite.sum()) - nan
+        raise ValueError(
+            f"The {what} contains {nan} NaN values and {inf} infinite "
+            "values. Remove or impute them before training (for example "
+            "np.nan_to_num), otherwise the loss is not finite from the "
+            "first step."
         )
     if likelihood == "bernoulli":
-        low, high = images.min(), images.max()
         if low < 0 or high > 1:
             hint = (
                 " They look like 8-bit pixels: scale them with "
@@ -85,36 +148,61 @@ def check_images(images, likelihood, what="data"):
 
 
 class DataChecksMixin:
-    """Checks the data given to `fit` and `evaluate` of `kvae.VAE` before
-    Keras starts: its images (see `check_images`) and their shape, which
-    builds the model when it is not built yet."""
+    """Checks the data given to `fit`, `evaluate` and `predict` of
+    `kvae.VAE` before Keras starts: its images (see `check_images`) and
+    their shape, which builds the model when it is not built yet. Arrays
+    are checked whole; a dataset, `PyDataset`, `DataLoader` or Python
+    generator by its first batch (a generator gets it back)."""
 
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
-        if is_tf_dataset(x):
-            # A tf.data pipeline shuffles itself (kvae.datasets.load does);
-            # Keras only warns that its `shuffle` argument does nothing.
+        if is_tf_dataset(x) or inspect.isgenerator(x):
+            # A tf.data pipeline or a generator shuffles itself
+            # (kvae.datasets.load does); Keras only warns that its
+            # `shuffle` argument does nothing.
             kwargs.setdefault("shuffle", False)
-        self._check_data(x, "training data")
+        x = self.check_data(x, "training data")
         if validation_data is not None:
-            self._check_data(validation_data, "validation_data")
+            validation_data = self.check_data(
+                validation_data, "validation_data", allow_list=True
+            )
         return super().fit(x, y, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
-        self._check_data(x, "evaluation data")
+        x = self.check_data(x, "evaluation data")
         return super().evaluate(x, y, **kwargs)
 
-    def _check_data(self, data, what):
+    def predict(self, x, *args, **kwargs):
+        x = self.check_data(x, "data given to predict")
+        return super().predict(x, *args, **kwargs)
+
+    def check_data(self, data, what, allow_list=False):
         """Raises `ValueError` if the images in `data` (the first batch of
-        a dataset) cannot be used by this model; `what` names the data in
-        the message."""
-        images = peek_images(data)
-        if images is None:
-            return
+        a dataset or generator) cannot be used by this model; `what` names
+        the data in the message; `allow_list` accepts a list as Keras's
+        `(x, y)` structure rather than as a list of images. Returns `data`,
+        or for a generator one that still yields its first batch."""
+        if isinstance(data, list) and not allow_list:
+            check_images(data, self.likelihood, what)
+        first, data = peek_generator(data)
+        images = peek_images(data if first is None else first)
+        if images is not None:
+            self.check_batch(images, what)
+        return data
+
+    def check_batch(self, images, what):
+        """`check_images` for this model's likelihood, then the shape: it
+        builds the model, or must match the one it was built for."""
         check_images(images, self.likelihood, what)
+        self.check_image_shape(images.shape, what)
+
+    def check_image_shape(self, shape, what):
+        """Builds the model for a batch of `shape`, or raises `ValueError`
+        if it was built for images of another shape."""
         if not self.built:
-            self.build(images.shape)
-        elif not contracts.shapes_match(self.image_shape, images.shape[1:]):
+            self.build(tuple(shape))
+        elif not contracts.shapes_match(self.image_shape, tuple(shape[1:])):
             raise ValueError(
-                f"The {what} has images of shape {tuple(images.shape[1:])}, "
-                f"but this model was built for {self.image_shape}."
+                f"The {what} has images of shape {tuple(shape[1:])}, but "
+                f"this model was built for {self.image_shape}. Resize the "
+                "images, or train a model for this size."
             )

@@ -32,6 +32,7 @@ class VAETrainer:
 
     def train_step(self, data):
         x, weight, group = self._local_batch(data)
+        x = _avoid_batch_of_one(x)
         self.zero_grad()
         loss, aux = self.compute_elbo(x, training=True)
         self.optimizer.scale_loss(loss).backward()
@@ -66,6 +67,20 @@ class VAETrainer:
         before = group.metric_state(self)
         self.update_trackers(x, loss, aux, training=training)
         return group.sum_metric_updates(self, before)
+
+
+def _avoid_batch_of_one(x):
+    """`x`, or a batch of one image doubled (two noise draws of it).
+
+    On the CPU, torch 2.x fails in the backward pass of a convolution whose
+    input is a channels-last view (as Keras passes it) with a batch of one
+    and a kernel with one output channel ("slow_conv2d: grad_weight must be
+    contiguous"); see docs/backends.md, "Known backend issues". The doubled
+    batch has the same expected loss and gradient.
+    """
+    if x.shape[0] == 1 and x.device.type == "cpu":
+        return torch.cat([x, x])
+    return x
 
 
 def _multi_step(step):

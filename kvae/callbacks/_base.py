@@ -94,6 +94,38 @@ def check_model(model, methods, images=None, who="This callback"):
             )
 
 
+# The file each running callback writes, and the fit it belongs to: Keras
+# gives every callback of one `fit` the same `params` dict, so two
+# callbacks with the same `params` and the same path would overwrite each
+# other's file.
+_WRITERS = {}
+
+
+def claim_path(callback):
+    """Records that `callback` writes `callback.path` in its current fit;
+    raises `ValueError` if another callback of the same fit already does."""
+    path = os.path.realpath(callback.path)
+    params, other = _WRITERS.get(path, (None, None))
+    if (
+        other is not None
+        and other is not callback
+        and params is callback.params
+    ):
+        raise ValueError(
+            f"Two callbacks write the same file {path}: "
+            f"{type(other).__name__} and {type(callback).__name__}. Give "
+            "one of them another `filename` or `output_dir`."
+        )
+    _WRITERS[path] = (callback.params, callback)
+
+
+def release_path(callback):
+    """Forgets `claim_path`'s record when the fit ends."""
+    path = os.path.realpath(callback.path)
+    if _WRITERS.get(path, (None, None))[1] is callback:
+        del _WRITERS[path]
+
+
 def to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
 
@@ -138,7 +170,11 @@ class FrameCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._epoch = 0
         self._step = 0
+        claim_path(self)
         self.setup()
+
+    def on_train_end(self, logs=None):
+        release_path(self)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch

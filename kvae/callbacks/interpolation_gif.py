@@ -118,6 +118,7 @@ class InterpolationGIF(_base.ImageGridGIF):
     def on_train_end(self, logs=None):
         if self._drawn_at != (self._epoch, self._step):
             self._draw(logs)
+        super().on_train_end(logs)
 
     def on_train_begin(self, logs=None):
         self._drawn_at = None

@@ -54,6 +54,12 @@ def scan_image_folder(directory):
             "holding your images."
         )
     directory = os.path.abspath(os.path.expanduser(os.fspath(directory)))
+    if os.path.isfile(directory):
+        raise DatasetError(
+            f"Image folder {directory!r} is a file, not a folder. Give the "
+            f"folder that holds the images ({os.path.dirname(directory)!r} "
+            "if this is one of them)."
+        )
     if not os.path.isdir(directory):
         raise DatasetError(f"Image folder {directory!r} does not exist.")
     paths = []

@@ -35,6 +35,7 @@ line derived from them), `data` (what a run trains and tests on),
 """
 
 from kvae.experiment.config import Config
+from kvae.experiment.errors import RunError
 from kvae.experiment.flags import cli
 from kvae.experiment.flags import parse_args
 from kvae.experiment.studies import compare_backends
@@ -43,6 +44,7 @@ from kvae.experiment.train import train_and_evaluate
 
 __all__ = [
     "Config",
+    "RunError",
     "cli",
     "compare_backends",
     "parse_args",

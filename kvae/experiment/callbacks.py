@@ -2,6 +2,7 @@
 config asks for, and TensorBoard logs."""
 
 import importlib.util
+import math
 import os
 import time
 
@@ -40,6 +41,29 @@ class TrainTimer(keras.callbacks.Callback):
         if self._start is not None:
             self.epoch_seconds.append(time.perf_counter() - self._start)
             self._start = None
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch whose loss (training
+    or validation) is not finite, and records where.
+
+    Checked once per epoch, so that no step waits for its loss; Keras's
+    `TerminateOnNaN` checks every batch. After `fit`, `diverged` is `None`
+    or `(epoch, name, value)`, epochs counted from 1.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.diverged = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, value in (logs or {}).items():
+            if name in ("loss", "val_loss") and not math.isfinite(
+                float(value)
+            ):
+                self.diverged = (epoch + 1, name, float(value))
+                self.model.stop_training = True
+                return
 
 
 def make_callbacks(config, data, out):

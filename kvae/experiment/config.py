@@ -10,6 +10,8 @@ here adds its flag, its help and its validation.
 import dataclasses
 import math
 import numbers
+import os
+import re
 
 from kvae import datasets
 from kvae import distribution
@@ -52,9 +54,64 @@ def _sigma(value):
         )
 
 
-def _non_negative_float(value):
-    if not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"must be a number >= 0, got {value!r}")
+def _positive_float(value):
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"must be a positive, finite number, got {value!r}")
+
+
+def _finite_non_negative(value):
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"must be a finite number >= 0, got {value!r}")
+
+
+# Seeds go to NumPy and the backends, which take unsigned 32-bit ints.
+_MAX_SEED = 2**32 - 1
+
+
+def _seed(value):
+    if not _is_int(value) or not 0 <= value <= _MAX_SEED:
+        raise ValueError(
+            f"must be an int in [0, {_MAX_SEED}], got {value!r}"
+        )
+
+
+# One part of a tensorflow-datasets split string: a name, optionally sliced
+# by examples or percent ("train", "test[:8000]", "train[90%:]",
+# "train[-1000:]"); parts are joined by "+". The slice is checked against
+# the split's size when the data is loaded.
+_BOUND = r"-?\d+%?"
+_SPLIT_PART = re.compile(
+    rf"^\s*\w+(\[({_BOUND})?:({_BOUND})?\]|\[-?\d+\])?\s*$"
+)
+
+
+def _split(value):
+    if not isinstance(value, str) or not all(
+        _SPLIT_PART.match(part) for part in value.split("+")
+    ):
+        raise ValueError(
+            f"is not a split string, got {value!r}; write it as "
+            "tensorflow-datasets does: 'train', 'test[:8000]', "
+            "'train[:90%]', 'train[90%:]', 'train+test'"
+        )
+
+
+def _out(value):
+    if os.path.isfile(value):
+        raise ValueError(
+            f"must be a folder, but {value!r} is an existing file; choose "
+            "another --out"
+        )
 
 
 def _parse_sigma(text):
@@ -114,7 +171,18 @@ class Config:
         "A kvae.datasets.load name; 'images' is a folder (see --images).",
         choices=datasets.NAMES,
     )
-    out: str = option("runs/experiment", "Output folder.")
+    out: str = option(
+        "runs/experiment",
+        "Output folder. A folder holding another run's files is refused "
+        "unless --overwrite is given.",
+        check=_out,
+    )
+    overwrite: bool = option(
+        False,
+        "Delete the files of a previous run in --out before training, "
+        "instead of refusing to start.",
+        parse=bool,
+    )
     model: str = option(
         "conv",
         "'conv' (ConvEncoder/ConvDecoder), 'residual' "
@@ -170,7 +238,7 @@ class Config:
         0.0,
         "KL floor in nats per latent dimension (ELBO only); 0 for none.",
         parse=float,
-        check=_non_negative_float,
+        check=_finite_non_negative,
     )
     filters: tuple = option(
         (32, 64),
@@ -191,22 +259,39 @@ class Config:
     optimizer: str = option(
         "adam", "'adam' or 'adamw'.", choices=("adam", "adamw")
     )
-    learning_rate: float = option(1e-3, "Initial learning rate.", parse=float)
+    learning_rate: float = option(
+        1e-3, "Initial learning rate.", parse=float, check=_positive_float
+    )
     final_learning_rate: float | None = option(
         None,
         "If set, the learning rate follows a cosine decay to this value "
         "over the whole run.",
         parse=float,
+        check=_finite_non_negative,
     )
     weight_decay: float = option(
-        0.0, "AdamW's decoupled weight decay.", parse=float
+        0.0,
+        "AdamW's decoupled weight decay.",
+        parse=float,
+        check=_finite_non_negative,
     )
     global_clipnorm: float | None = option(
-        None, "Clip the gradients to this global norm.", parse=float
+        None,
+        "Clip the gradients to this global norm.",
+        parse=float,
+        check=_positive_float,
     )
-    beta: float = option(1.0, "Weight of the KL term.", parse=float)
+    beta: float = option(
+        1.0,
+        "Weight of the KL term.",
+        parse=float,
+        check=_finite_non_negative,
+    )
     seed: int = option(
-        0, "Seeds Python, NumPy, the backend and the model.", parse=int
+        0,
+        "Seeds Python, NumPy, the backend and the model.",
+        parse=int,
+        check=_seed,
     )
     manual_dir: str | None = option(
         None, "Folder holding the dataset's original files (offline use)."
@@ -220,11 +305,13 @@ class Config:
         None,
         "tfds split string of the training data, e.g. 'test[:9000]' "
         "(None: train, or train[:90%] for --images).",
+        check=_split,
     )
     test_split: str | None = option(
         None,
         "tfds split string of the test data, e.g. 'test[9000:]' "
         "(None: test, or train[90%:] for --images).",
+        check=_split,
     )
     max_train_examples: int | None = option(
         None, "Train on the first N images of the split only.", **_COUNT

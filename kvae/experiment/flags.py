@@ -11,6 +11,7 @@ import dataclasses
 import sys
 
 from kvae import datasets
+from kvae.experiment.errors import RunError
 
 
 def flag_name(field_name):
@@ -76,16 +77,21 @@ def parse_args(config, argv=None, description=None):
 
 
 def cli(main, argv=None):
-    """Runs a recipe's `main(argv)`, turning data errors into a message.
+    """Runs a recipe's `main(argv)`, turning known errors into a message.
 
     A `kvae.datasets.DatasetError` (missing files, no network) says what
-    to do; it is printed without a traceback and the exit status is 2.
+    to do; it is printed without a traceback and the exit status is 2. A
+    `kvae.experiment.errors.RunError` (an output folder in use, training
+    that diverged) is printed the same way, with exit status 1.
     """
     try:
         main(sys.argv[1:] if argv is None else argv)
     except datasets.DatasetError as error:
         print(f"\nerror: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except RunError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _converter(field):

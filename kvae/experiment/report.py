@@ -4,17 +4,21 @@ of the latent space, the saved model and markdown tables."""
 import dataclasses
 import math
 import os
+import shutil
 import statistics
 
 import keras
 import numpy as np
 
+from kvae.experiment.errors import RunError
 from kvae.utils import atomic_path
 from kvae.utils import environment
 from kvae.utils import pca_basis
+from kvae.utils.files import remove_partial_files
 
 FILE_DESCRIPTIONS = {
-    "model.keras": "the trained model: keras.saving.load_model(path)",
+    "model.keras": "the trained model: import kvae, then "
+    "keras.saving.load_model(path)",
     "history.csv": "losses and image metrics per epoch, train and test",
     "metrics.json": "final test metrics, speed, versions",
     "reconstructions.gif": "selected test images and their reconstructions",
@@ -27,10 +31,49 @@ FILE_DESCRIPTIONS = {
 }
 
 
-def prepare_output(path):
-    """Creates the output folder `path` (and its parents); returns it."""
-    os.makedirs(path, exist_ok=True)
-    return path
+def prepare_output(path, overwrite=False):
+    """Makes `path` a writable folder that holds no other run's files.
+
+    The folder (and its parents) is created if needed. Temporary files a
+    killed run left (see `kvae.utils.files`) are deleted. A folder that
+    holds files of a previous run (`FILE_DESCRIPTIONS`) is refused, so
+    that it never mixes two runs, unless `overwrite` is true: those files
+    are then deleted first. Other files are left alone.
+
+    Returns:
+        list of str: the names of the previous run's files deleted.
+
+    Raises:
+        RunError: the folder holds a previous run and `overwrite` is
+            false, or it cannot be written.
+    """
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise RunError(
+            f"Cannot create the output folder {path!r}: {error.strerror}. "
+            "Choose another --out."
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise RunError(
+            f"The output folder {path!r} is not writable. Choose another "
+            "--out or change its permissions."
+        )
+    remove_partial_files(path)
+    previous = files_written(path)
+    if previous and not overwrite:
+        raise RunError(
+            f"The output folder {path!r} holds a previous run's files "
+            f"({', '.join(previous)}). Give another --out, or --overwrite "
+            "to delete them and train again (Config(overwrite=True))."
+        )
+    for name in previous:
+        target = os.path.join(path, name)
+        if os.path.isdir(target):
+            shutil.rmtree(target)
+        else:
+            os.remove(target)
+    return previous
 
 
 def run_metrics(config, data, test, epoch_seconds, fit_seconds):

@@ -152,7 +152,7 @@ def compare_backends(recipe, recipe_args, out, backends=BACKENDS):
         list of dicts, one per backend: `backend`, `status` ("ok", "not
         installed", "failed (exit N), see <log>") and the run's metrics.
     """
-    out = prepare_output(out)
+    prepare_output(out)
     rows = [
         run_under_backend(recipe, recipe_args, out, backend)
         for backend in backends

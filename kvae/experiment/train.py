@@ -11,10 +11,12 @@ from kvae import distribution
 from kvae import evaluation
 from kvae import layers
 from kvae import priors
+from kvae.experiment.callbacks import StopOnDivergence
 from kvae.experiment.callbacks import TrainTimer
 from kvae.experiment.callbacks import check_tensorboard
 from kvae.experiment.callbacks import make_callbacks
 from kvae.experiment.data import load_data
+from kvae.experiment.errors import RunError
 from kvae.experiment.report import files_written
 from kvae.experiment.report import plot_latent_pca
 from kvae.experiment.report import prepare_output
@@ -23,6 +25,7 @@ from kvae.experiment.report import save_model
 from kvae.experiment.report import summary_text
 from kvae.hierarchical_vae import HierarchicalVAE
 from kvae.utils import write_json
+from kvae.utils.files import partial_name
 from kvae.vae import VAE
 
 
@@ -117,7 +120,18 @@ def train_and_evaluate(config, announce=True):
     writer = distribution.process_index() == 0
     announce = announce and writer
     # Created once the data is found: a run that cannot start leaves none.
-    out = prepare_output(config.out) if writer else config.out
+    out = config.out
+    if writer:
+        deleted = prepare_output(out, overwrite=config.overwrite)
+    if announce:
+        print(
+            f"Writing into {os.path.abspath(out)}"
+            + (
+                f" (deleted the previous run's {', '.join(deleted)})."
+                if deleted
+                else "."
+            )
+        )
     steps_per_epoch = math.ceil(data.num_train / config.batch_size)
     # Layers take the global policy when they are created.
     policy = keras.config.dtype_policy()
@@ -130,8 +144,9 @@ def train_and_evaluate(config, announce=True):
         keras.config.set_dtype_policy(policy)
     timer = TrainTimer()
     history_path = os.path.join(out, "history.csv")
-    history_tmp = os.path.join(out, ".history.csv.partial")
-    fit_callbacks = [timer]
+    history_tmp = os.path.join(out, partial_name("history.csv") + "csv")
+    divergence = StopOnDivergence()
+    fit_callbacks = [timer, divergence]
     if writer:
         fit_callbacks += [
             keras.callbacks.CSVLogger(history_tmp),
@@ -164,6 +179,19 @@ def train_and_evaluate(config, announce=True):
         if writer and os.path.exists(history_tmp):
             os.replace(history_tmp, history_path)
     fit_seconds = time.perf_counter() - fit_start
+    if divergence.diverged is not None:
+        epoch, name, value = divergence.diverged
+        raise RunError(
+            f"Training diverged: {name} was {value} at epoch {epoch} of "
+            f"{config.epochs}, so training stopped. Kept: history.csv and "
+            "the GIFs up to that epoch; no model.keras or metrics.json was "
+            "written. Lower the learning rate (--learning-rate, now "
+            f"{config.learning_rate}) or clip the gradients "
+            "(--global-clipnorm 1.0)."
+        )
+    # Saved before anything that could still fail (evaluation, plots).
+    if writer:
+        save_model(model, os.path.join(out, "model.keras"))
 
     if announce and config.iwae_samples:
         count = min(len(data.x_test), config.iwae_examples or len(data.x_test))
@@ -187,7 +215,6 @@ def train_and_evaluate(config, announce=True):
     if not writer:
         metrics["history"] = history.history
         return metrics
-    save_model(model, os.path.join(out, "model.keras"))
     if "latent_pca" in config.plots:
         plot_latent_pca(
             model, data.x_test, data.y_test, os.path.join(out, "latent_pca.png")

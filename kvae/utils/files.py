@@ -1,14 +1,23 @@
 """Writing files atomically: a temporary file beside the target, then
 `os.replace`, so a reader never sees a half-written file and an interrupted
-run never leaves one."""
+run never leaves one.
+
+Every temporary file is named `.<name>.kvae-partial-<random><suffix>`: a
+hidden name that cannot be mistaken for an output, and that
+`remove_partial_files` recognises and deletes after a killed run.
+"""
 
 import contextlib
 import json
 import math
 import os
+import re
 import tempfile
 
 import numpy as np
+
+PARTIAL_MARK = ".kvae-partial-"
+_PARTIAL_NAME = re.compile(r"^\..+" + re.escape(PARTIAL_MARK))
 
 # mkstemp creates files readable by the owner only; give the final file the
 # permissions an ordinary open() would.
@@ -35,17 +44,57 @@ def atomic_path(path, suffix=".tmp"):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix="." + os.path.basename(path) + ".", suffix=suffix
-    )
-    os.close(fd)
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=folder,
+            prefix=partial_name(os.path.basename(path)),
+            suffix=suffix,
+        )
+        os.close(fd)
+    except OSError as error:
+        raise _write_error(path, error) from error
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
+    except OSError as error:
+        raise _write_error(path, error) from error
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def partial_name(name):
+    """The hidden name prefix of a temporary file that becomes `name`."""
+    return "." + name + PARTIAL_MARK
+
+
+def remove_partial_files(folder):
+    """Deletes the temporary files an interrupted writer left in `folder`;
+    returns their names, sorted."""
+    names = sorted(n for n in os.listdir(folder) if _PARTIAL_NAME.match(n))
+    for name in names:
+        os.remove(os.path.join(folder, name))
+    return names
+
+
+def _write_error(path, error):
+    """An `OSError` that names the file, what happened to it and what to
+    do, instead of a bare `[Errno 28] No space left on device`."""
+    existed = os.path.exists(path)
+    kept = (
+        "its previous version is unchanged"
+        if existed
+        else "it was not written"
+    )
+    message = (
+        f"Could not write {path} ({error.strerror or error}); {kept}, and "
+        "the other files in its folder are complete. Free disk space or "
+        "make the folder writable, then run again"
+    )
+    if error.errno is None:
+        return type(error)(message)
+    return type(error)(error.errno, message)
 
 
 def write_text(path, text):

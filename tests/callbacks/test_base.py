@@ -169,3 +169,39 @@ def test_needs_a_vae(tmp_path, images):
     callback = SampleGIF(tmp_path)
     with pytest.raises(TypeError, match="lacks decode"):
         model.fit(images, images.reshape(64, -1), callbacks=[callback])
+
+
+def test_two_callbacks_writing_one_file_are_refused(
+    tmp_path, images, train
+):
+    first = ReconstructionGIF(images[:16], tmp_path)
+    second = ReconstructionGIF(images[16:32], tmp_path)
+    with pytest.raises(ValueError, match="Two callbacks write the same file"):
+        train([first, second], epochs=1)
+    assert not (tmp_path / "reconstructions.gif").exists()
+    # After that failed fit, each one alone, and both with their own files,
+    # train; the same callback may be used by one fit after another.
+    train([first], epochs=1)
+    train([first], epochs=1)
+    other = ReconstructionGIF(images[:16], tmp_path, filename="other.gif")
+    train([second, other], epochs=1)
+    assert sorted(os.listdir(tmp_path)) == ["other.gif", "reconstructions.gif"]
+
+
+def test_write_errors_say_what_was_kept(tmp_path, monkeypatch):
+    import errno
+
+    from kvae.utils import write_text
+
+    write_text(tmp_path / "a.txt", "old")
+    with pytest.raises(NotADirectoryError, match="it was not written"):
+        write_text(tmp_path / "a.txt" / "b.txt", "new")
+
+    def disk_full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(OSError, match=r"No space left.*previous version is"):
+        write_text(tmp_path / "a.txt", "new")
+    assert (tmp_path / "a.txt").read_text() == "old"
+    assert os.listdir(tmp_path) == ["a.txt"]

@@ -126,6 +126,10 @@ def test_empty_and_missing_folders(tmp_path):
         kvae.datasets.load("images", directory=tmp_path / "nope")
     with pytest.raises(DatasetError, match="needs directory="):
         kvae.datasets.load("images")
+    with pytest.raises(
+        DatasetError, match=r"readme.md' is a file, not a folder.*holds the"
+    ):
+        kvae.datasets.load("images", directory=tmp_path / "readme.md")
 
 
 def test_folder_of_only_unreadable_files(tmp_path):

@@ -175,6 +175,7 @@ NON_DEFAULT_FLAGS = {
     "name": ["other"],
     "dataset": ["kmnist"],
     "out": ["elsewhere"],
+    "overwrite": None,  # a --flag/--no-flag pair: tested below
     "model": ["residual"],
     "likelihood": ["gaussian"],
     "sigma": ["learned"],
@@ -257,6 +258,7 @@ def test_every_config_field_is_a_flag_that_round_trips():
     assert experiment.parse_args(base, ["--no-tensorboard"]).tensorboard is (
         False
     )
+    assert experiment.parse_args(base, ["--overwrite"]).overwrite is True
     # Every field at once, and back: the flags written from a config parse
     # to the same config.
     argv = [v for name, values in NON_DEFAULT_FLAGS.items() if values

@@ -103,7 +103,7 @@ def test_likelihood_iwae_variant(shared_data, load_recipe, tmp_path):
     [
         (["--prior", "ladder"], "Unknown prior"),
         (["--objective", "iw"], "Unknown objective"),
-        (["--free-bits", "-1"], "free_bits must be a number >= 0"),
+        (["--free-bits", "-1"], "free_bits must be a finite number >= 0"),
         (["--num-samples", "0"], "num_samples must be a positive int"),
         (
             ["--prior", "standard_normal", "--prior-components", "5"],
