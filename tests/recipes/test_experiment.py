@@ -199,7 +199,7 @@ NON_DEFAULT_FLAGS = {
     "weight_decay": ["0.1"],
     "global_clipnorm": ["2.0"],
     "beta": ["0.5"],
-    "seed": ["-3"],
+    "seed": ["7"],
     "manual_dir": ["some/dir"],
     "images": None,  # an RGB dataset only: tested below
     "train_split": ["test[:10]"],
