@@ -8,14 +8,12 @@ here adds its flag, its help and its validation.
 """
 
 import dataclasses
-import math
-import numbers
-import os
-import re
 
 from kvae import datasets
 from kvae import distribution
 from kvae import priors
+from kvae.experiment import options
+from kvae.experiment.options import option
 from kvae.vae import VAE
 
 # The folder route (`--images DIR`) is one split, "train", in a fixed
@@ -26,126 +24,6 @@ PLOTS = ("metrics", "latent_pca")
 RGB_NAMES = tuple(
     n for n in datasets.NAMES if n not in datasets.GRAYSCALE_NAMES
 )
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _positive(value):
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"must be a positive int, got {value!r}")
-
-
-def _non_negative(value):
-    if not _is_int(value) or value < 0:
-        raise ValueError(f"must be an int >= 0, got {value!r}")
-
-
-_SIGMA_NAMES = ("learned", "optimal")
-
-
-def _sigma(value):
-    if value not in _SIGMA_NAMES and not (
-        isinstance(value, (int, float)) and math.isfinite(value) and value > 0
-    ):
-        raise ValueError(
-            f"must be a positive number, 'learned' or 'optimal', got {value!r}"
-        )
-
-
-def _positive_float(value):
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"must be a positive, finite number, got {value!r}")
-
-
-def _finite_non_negative(value):
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"must be a finite number >= 0, got {value!r}")
-
-
-# Seeds go to NumPy and the backends, which take unsigned 32-bit ints.
-_MAX_SEED = 2**32 - 1
-
-
-def _seed(value):
-    if not _is_int(value) or not 0 <= value <= _MAX_SEED:
-        raise ValueError(
-            f"must be an int in [0, {_MAX_SEED}], got {value!r}"
-        )
-
-
-# One part of a tensorflow-datasets split string: a name, optionally sliced
-# by examples or percent ("train", "test[:8000]", "train[90%:]",
-# "train[-1000:]"); parts are joined by "+". The slice is checked against
-# the split's size when the data is loaded.
-_BOUND = r"-?\d+%?"
-_SPLIT_PART = re.compile(
-    rf"^\s*\w+(\[({_BOUND})?:({_BOUND})?\]|\[-?\d+\])?\s*$"
-)
-
-
-def _split(value):
-    if not isinstance(value, str) or not all(
-        _SPLIT_PART.match(part) for part in value.split("+")
-    ):
-        raise ValueError(
-            f"is not a split string, got {value!r}; write it as "
-            "tensorflow-datasets does: 'train', 'test[:8000]', "
-            "'train[:90%]', 'train[90%:]', 'train+test'"
-        )
-
-
-def _out(value):
-    if os.path.isfile(value):
-        raise ValueError(
-            f"must be a folder, but {value!r} is an existing file; choose "
-            "another --out"
-        )
-
-
-def _parse_sigma(text):
-    return text if text in _SIGMA_NAMES else float(text)
-
-
-def option(default, help, parse=str, nargs=None, choices=None, check=None):
-    """A `Config` field: its default and how it is set and checked.
-
-    Args:
-        default: the field's default value.
-        help: str. What the field means; the flag's help text and the
-            field's line in `Config`'s docstring.
-        parse: callable. Turns one command-line string into a value (or
-            one element of a tuple field); `bool` makes a
-            `--flag/--no-flag` pair.
-        nargs: `None`, "+", "*" or an int. Tuple fields take several
-            values after their flag.
-        choices: tuple or `None`. The allowed values (of each element, for
-            a tuple field).
-        check: callable or `None`. Raises `ValueError` for a bad value (or
-            element); `None` values are not checked.
-    """
-    metadata = {
-        "help": help,
-        "parse": parse,
-        "nargs": nargs,
-        "choices": choices,
-        "check": check,
-    }
-    return dataclasses.field(default=default, metadata=metadata)
-
-
-_COUNT = {"parse": int, "check": _positive}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,7 +53,7 @@ class Config:
         "runs/experiment",
         "Output folder. A folder holding another run's files is refused "
         "unless --overwrite is given.",
-        check=_out,
+        check=options.out,
     )
     overwrite: bool = option(
         False,
@@ -199,23 +77,23 @@ class Config:
         1.0,
         "Standard deviation of the Gaussian likelihood: a number, "
         "'learned', or 'optimal' (each batch's RMS error, see kvae.VAE).",
-        parse=_parse_sigma,
-        check=_sigma,
+        parse=options.parse_sigma,
+        check=options.sigma,
     )
-    latent_dim: int = option(16, "Size of the latent code.", **_COUNT)
+    latent_dim: int = option(16, "Size of the latent code.", **options.COUNT)
     latent_dims: tuple | None = option(
         None,
         "Latent sizes of a latent-size study (run_latent_study), one run "
         "each; --latent-dim is then ignored.",
         nargs="+",
-        **_COUNT,
+        **options.COUNT,
     )
     level_dims: tuple = option(
         (32, 16),
         "Latent sizes of the levels of --model ladder, bottom first (one "
         "--filters entry each); --latent-dim is then ignored.",
         nargs="+",
-        **_COUNT,
+        **options.COUNT,
     )
     prior: str = option(
         "standard_normal",
@@ -226,72 +104,75 @@ class Config:
         None,
         "Components of a mixture_of_gaussians or vamp prior (None: the "
         "prior's default, 10 and 500).",
-        **_COUNT,
+        **options.COUNT,
     )
     objective: str = option(
         "elbo", "Training objective.", choices=VAE.OBJECTIVES
     )
     num_samples: int = option(
-        1, "Latent samples per image and step (k of IWAE).", **_COUNT
+        1, "Latent samples per image and step (k of IWAE).", **options.COUNT
     )
     free_bits: float = option(
         0.0,
         "KL floor in nats per latent dimension (ELBO only); 0 for none.",
         parse=float,
-        check=_finite_non_negative,
+        check=options.finite_non_negative,
     )
     filters: tuple = option(
         (32, 64),
         "Encoder filters per stage; the decoder mirrors them.",
         nargs="+",
-        **_COUNT,
+        **options.COUNT,
     )
     dense_units: int = option(
-        128, "Hidden dense layer of the conv encoder/decoder.", **_COUNT
+        128, "Hidden dense layer of the conv encoder/decoder.", **options.COUNT
     )
     image_size: int | None = option(
         None,
         "Side of the square RGB images (None: 64); MNIST and KMNIST keep 28.",
-        **_COUNT,
+        **options.COUNT,
     )
-    epochs: int = option(10, "Training epochs.", **_COUNT)
-    batch_size: int = option(128, "Training batch size.", **_COUNT)
+    epochs: int = option(10, "Training epochs.", **options.COUNT)
+    batch_size: int = option(128, "Training batch size.", **options.COUNT)
     optimizer: str = option(
         "adam", "'adam' or 'adamw'.", choices=("adam", "adamw")
     )
     learning_rate: float = option(
-        1e-3, "Initial learning rate.", parse=float, check=_positive_float
+        1e-3,
+        "Initial learning rate.",
+        parse=float,
+        check=options.positive_float,
     )
     final_learning_rate: float | None = option(
         None,
         "If set, the learning rate follows a cosine decay to this value "
         "over the whole run.",
         parse=float,
-        check=_finite_non_negative,
+        check=options.finite_non_negative,
     )
     weight_decay: float = option(
         0.0,
         "AdamW's decoupled weight decay.",
         parse=float,
-        check=_finite_non_negative,
+        check=options.finite_non_negative,
     )
     global_clipnorm: float | None = option(
         None,
         "Clip the gradients to this global norm.",
         parse=float,
-        check=_positive_float,
+        check=options.positive_float,
     )
     beta: float = option(
         1.0,
         "Weight of the KL term.",
         parse=float,
-        check=_finite_non_negative,
+        check=options.finite_non_negative,
     )
     seed: int = option(
         0,
         "Seeds Python, NumPy, the backend and the model.",
         parse=int,
-        check=_seed,
+        check=options.seed,
     )
     manual_dir: str | None = option(
         None, "Folder holding the dataset's original files (offline use)."
@@ -305,19 +186,19 @@ class Config:
         None,
         "tfds split string of the training data, e.g. 'test[:9000]' "
         "(None: train, or train[:90%] for --images).",
-        check=_split,
+        check=options.split,
     )
     test_split: str | None = option(
         None,
         "tfds split string of the test data, e.g. 'test[9000:]' "
         "(None: test, or train[90%:] for --images).",
-        check=_split,
+        check=options.split,
     )
     max_train_examples: int | None = option(
-        None, "Train on the first N images of the split only.", **_COUNT
+        None, "Train on the first N images of the split only.", **options.COUNT
     )
     max_test_examples: int | None = option(
-        None, "Test on the first N images of the split only.", **_COUNT
+        None, "Test on the first N images of the split only.", **options.COUNT
     )
     binarize: str | None = option(
         None,
@@ -330,13 +211,13 @@ class Config:
         1000,
         "Importance samples k of the NLL estimate; 0 skips it.",
         parse=int,
-        check=_non_negative,
+        check=options.non_negative,
     )
     iwae_examples: int | None = option(
         1000,
         "Test images used by the NLL estimate, drawn at random with the "
         "seed (None: all).",
-        **_COUNT,
+        **options.COUNT,
     )
     gifs: tuple = option(
         ("reconstructions", "samples", "interpolation"),
@@ -354,13 +235,19 @@ class Config:
         parse=bool,
     )
     reconstruction_grid: tuple = option(
-        (2, 10), "Rows and columns of original images shown.", nargs=2, **_COUNT
+        (2, 10),
+        "Rows and columns of original images shown.",
+        nargs=2,
+        **options.COUNT,
     )
     sample_grid: int = option(
-        8, "The sample GIF is sample_grid x sample_grid.", **_COUNT
+        8, "The sample GIF is sample_grid x sample_grid.", **options.COUNT
     )
     interpolation_grid: tuple = option(
-        (2, 4), "Rows and columns of interpolated pairs.", nargs=2, **_COUNT
+        (2, 4),
+        "Rows and columns of interpolated pairs.",
+        nargs=2,
+        **options.COUNT,
     )
     interpolation_method: str = option(
         "linear",
@@ -368,13 +255,13 @@ class Config:
         choices=("linear", "spherical"),
     )
     interpolation_steps: int = option(
-        10, "Points on each interpolation path.", **_COUNT
+        10, "Points on each interpolation path.", **options.COUNT
     )
     interpolation_scale: int | None = option(
         None,
         "Upscaling of the interpolation images (None: small images are "
         "enlarged to about 48 pixels).",
-        **_COUNT,
+        **options.COUNT,
     )
     verbose: int = option(
         1,
@@ -402,7 +289,7 @@ class Config:
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
-            _validate(field, getattr(self, field.name))
+            options.validate(field, getattr(self, field.name))
         if self.images is not None:
             if self.dataset in datasets.GRAYSCALE_NAMES:
                 raise ValueError(
@@ -431,33 +318,6 @@ class Config:
         train = self.train_split or (FOLDER_SPLITS[0] if folder else "train")
         test = self.test_split or (FOLDER_SPLITS[1] if folder else "test")
         return train, test
-
-
-def _validate(field, value):
-    """Raises `ValueError` naming `field` if `value` breaks its metadata."""
-    meta = field.metadata
-    if value is None:
-        return
-    values = value if meta["nargs"] is not None else (value,)
-    if meta["nargs"] is not None and not isinstance(value, tuple):
-        raise ValueError(
-            f"{field.name} must be a tuple, got {type(value).__name__}."
-        )
-    if isinstance(meta["nargs"], int) and len(values) != meta["nargs"]:
-        raise ValueError(
-            f"{field.name} takes {meta['nargs']} values, got {value!r}."
-        )
-    for item in values:
-        if meta["choices"] is not None and item not in meta["choices"]:
-            raise ValueError(
-                f"Unknown {field.name} {item!r}; choose from "
-                f"{list(meta['choices'])}."
-            )
-        if meta["check"] is not None:
-            try:
-                meta["check"](item)
-            except ValueError as error:
-                raise ValueError(f"{field.name} {error}.") from None
 
 
 def _field_docs():

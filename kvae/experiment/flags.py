@@ -1,7 +1,7 @@
 """The command line of a recipe, derived from the fields of its `Config`.
 
 Every field is a flag (`batch_size` is `--batch-size`) whose help, parsing
-and validation come from the field (`kvae.experiment.config.option`); the
+and validation come from the field (`kvae.experiment.options.option`); the
 recipe's own `Config` gives the defaults. `none` sets an optional field to
 `None`; a boolean field is a `--flag/--no-flag` pair.
 """

@@ -1,0 +1,156 @@
+"""How a `Config` field is declared, parsed and checked.
+
+`option(...)` makes a dataclass field that carries its help text, how a
+command-line string becomes its value and what values it accepts;
+`validate` applies those rules. The checks below are the ones the
+`Config` fields use.
+"""
+
+import dataclasses
+import math
+import numbers
+import os
+import re
+
+
+def is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def positive(value):
+    if not is_int(value) or value < 1:
+        raise ValueError(f"must be a positive int, got {value!r}")
+
+
+def non_negative(value):
+    if not is_int(value) or value < 0:
+        raise ValueError(f"must be an int >= 0, got {value!r}")
+
+
+SIGMA_NAMES = ("learned", "optimal")
+
+
+def sigma(value):
+    if value not in SIGMA_NAMES and not (
+        isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+    ):
+        raise ValueError(
+            f"must be a positive number, 'learned' or 'optimal', got {value!r}"
+        )
+
+
+def positive_float(value):
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"must be a positive, finite number, got {value!r}")
+
+
+def finite_non_negative(value):
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"must be a finite number >= 0, got {value!r}")
+
+
+# Seeds go to NumPy and the backends, which take unsigned 32-bit ints.
+MAX_SEED = 2**32 - 1
+
+
+def seed(value):
+    if not is_int(value) or not 0 <= value <= MAX_SEED:
+        raise ValueError(f"must be an int in [0, {MAX_SEED}], got {value!r}")
+
+
+# One part of a tensorflow-datasets split string: a name, optionally sliced
+# by examples or percent ("train", "test[:8000]", "train[90%:]",
+# "train[-1000:]"); parts are joined by "+". The slice is checked against
+# the split's size when the data is loaded.
+BOUND = r"-?\d+%?"
+SPLIT_PART = re.compile(rf"^\s*\w+(\[({BOUND})?:({BOUND})?\]|\[-?\d+\])?\s*$")
+
+
+def split(value):
+    if not isinstance(value, str) or not all(
+        SPLIT_PART.match(part) for part in value.split("+")
+    ):
+        raise ValueError(
+            f"is not a split string, got {value!r}; write it as "
+            "tensorflow-datasets does: 'train', 'test[:8000]', "
+            "'train[:90%]', 'train[90%:]', 'train+test'"
+        )
+
+
+def out(value):
+    if os.path.isfile(value):
+        raise ValueError(
+            f"must be a folder, but {value!r} is an existing file; choose "
+            "another --out"
+        )
+
+
+def parse_sigma(text):
+    return text if text in SIGMA_NAMES else float(text)
+
+
+def option(default, help, parse=str, nargs=None, choices=None, check=None):
+    """A `Config` field: its default and how it is set and checked.
+
+    Args:
+        default: the field's default value.
+        help: str. What the field means; the flag's help text and the
+            field's line in `Config`'s docstring.
+        parse: callable. Turns one command-line string into a value (or
+            one element of a tuple field); `bool` makes a
+            `--flag/--no-flag` pair.
+        nargs: `None`, "+", "*" or an int. Tuple fields take several
+            values after their flag.
+        choices: tuple or `None`. The allowed values (of each element, for
+            a tuple field).
+        check: callable or `None`. Raises `ValueError` for a bad value (or
+            element); `None` values are not checked.
+    """
+    metadata = {
+        "help": help,
+        "parse": parse,
+        "nargs": nargs,
+        "choices": choices,
+        "check": check,
+    }
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+COUNT = {"parse": int, "check": positive}
+
+
+def validate(field, value):
+    """Raises `ValueError` naming `field` if `value` breaks its metadata."""
+    meta = field.metadata
+    if value is None:
+        return
+    values = value if meta["nargs"] is not None else (value,)
+    if meta["nargs"] is not None and not isinstance(value, tuple):
+        raise ValueError(
+            f"{field.name} must be a tuple, got {type(value).__name__}."
+        )
+    if isinstance(meta["nargs"], int) and len(values) != meta["nargs"]:
+        raise ValueError(
+            f"{field.name} takes {meta['nargs']} values, got {value!r}."
+        )
+    for item in values:
+        if meta["choices"] is not None and item not in meta["choices"]:
+            raise ValueError(
+                f"Unknown {field.name} {item!r}; choose from "
+                f"{list(meta['choices'])}."
+            )
+        if meta["check"] is not None:
+            try:
+                meta["check"](item)
+            except ValueError as error:
+                raise ValueError(f"{field.name} {error}.") from None
