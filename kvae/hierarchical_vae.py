@@ -203,10 +203,7 @@ class HierarchicalVAE(VAE):
         Returns:
             Tensor `(n, *image_shape)` of mean images.
         """
-        if self.latent_dim is None:
-            raise ValueError(
-                "The model is not built yet: call fit(), or build(), first."
-            )
+        self.check_sample_count(n)
         generator = self.sample_seed_generator
         if seed is not None:
             generator = keras.random.SeedGenerator(seed)

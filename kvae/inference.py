@@ -55,6 +55,14 @@ class InferenceMixin:
         Returns:
             Tensor `(n, *image_shape)` of mean images.
         """
+        self.check_sample_count(n)
+        z = self.prior.sample(
+            int(n), self.sample_seed_generator if seed is None else seed
+        )
+        return self.decode(ops.stop_gradient(z))
+
+    def check_sample_count(self, n):
+        """Raises unless the model is built and `n` is a positive int."""
         if self.latent_dim is None:
             raise ValueError(
                 "The model is not built yet: call fit(), or build(), first."
@@ -67,10 +75,6 @@ class InferenceMixin:
             raise ValueError(
                 f"sample() takes a positive int number of images, got {n!r}."
             )
-        z = self.prior.sample(
-            int(n), self.sample_seed_generator if seed is None else seed
-        )
-        return self.decode(ops.stop_gradient(z))
 
     def log_importance_weights(self, x, eps):
         """`log w = log p(x | z) + log p(z) - log q(z | x)` for given noise.

@@ -277,3 +277,11 @@ def test_bad_layers_and_levels():
             objective="iwae",
             num_samples=2,
         ).build((None,) + SHAPE)
+
+
+@pytest.mark.parametrize("n", [0, -1, 2.5])
+def test_sample_needs_a_positive_count(n):
+    model = hvae()
+    model.build((None, *SHAPE))
+    with pytest.raises(ValueError, match="positive int number of images"):
+        model.sample(n)
