@@ -8,11 +8,29 @@ import numpy as np
 import pytest
 
 import kvae
+from kvae.utils import BACKENDS
 from kvae.utils import run_with_backend
 from tests.helpers import to_numpy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 X = (np.random.default_rng(2).random((64, 28, 28, 1)) < 0.3).astype("float32")
+
+
+def run_under_other_backends(script, folder):
+    """Runs `python -c script folder` under each other backend; yields
+    `(backend, stdout)` once each run has exited with status 0."""
+    for backend in BACKENDS:
+        if backend == keras.backend.backend():
+            continue
+        proc = run_with_backend(
+            [sys.executable, "-c", script, str(folder)],
+            backend,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        yield backend, proc.stdout
 
 
 def trained_model(**kwargs):
@@ -109,18 +127,8 @@ def test_file_loads_and_trains_under_every_other_backend(tmp_path):
         "assert np.isfinite(h.history['loss']).all()\n"
         "print('OK', keras.backend.backend())\n"
     )
-    for backend in ("tensorflow", "jax", "torch"):
-        if backend == keras.backend.backend():
-            continue
-        proc = run_with_backend(
-            [sys.executable, "-c", script, str(tmp_path)],
-            backend,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        assert f"OK {backend}" in proc.stdout
+    for backend, stdout in run_under_other_backends(script, tmp_path):
+        assert f"OK {backend}" in stdout
 
 
 def new_models():
@@ -195,16 +203,6 @@ def test_new_models_load_and_train_under_every_other_backend(tmp_path):
         "    assert np.isfinite(h.history['loss']).all()\n"
         "    print('OK', name, keras.backend.backend())\n"
     )
-    for backend in ("tensorflow", "jax", "torch"):
-        if backend == keras.backend.backend():
-            continue
-        proc = run_with_backend(
-            [sys.executable, "-c", script, str(tmp_path)],
-            backend,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
+    for backend, stdout in run_under_other_backends(script, tmp_path):
         for name in ("vamp", "mixture_iwae", "hierarchical"):
-            assert f"OK {name} {backend}" in proc.stdout
+            assert f"OK {name} {backend}" in stdout
