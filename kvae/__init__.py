@@ -13,6 +13,7 @@ from kvae import distribution
 from kvae import evaluation
 from kvae import layers
 from kvae import metrics
+from kvae import precision
 from kvae import priors
 from kvae.hierarchical_vae import HierarchicalVAE
 from kvae.vae import VAE
@@ -28,5 +29,6 @@ __all__ = [
     "evaluation",
     "layers",
     "metrics",
+    "precision",
     "priors",
 ]

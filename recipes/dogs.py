@@ -28,8 +28,11 @@ and the posterior collapses.
 Width and speed: filters 16-32-64-128 (2.9M parameters) train about twice
 as fast as 32-64-128-256 (8.5M) and gave the better test reconstructions
 for the same CPU time on short runs; 12 epochs take about an hour on 2
-shared CPU cores. mixed_bfloat16 trains about 1.4x faster than float32 on
-a CPU with AVX512-BF16 or AMX (--precision float32 elsewhere).
+shared CPU cores. Precision "auto" (kvae.precision.choose_policy) trains
+in mixed_bfloat16 on a GPU with bfloat16 and, under TensorFlow and torch,
+on a CPU with AVX512-BF16 or AMX-BF16 (1.9x to 2.35x the img/s of float32
+under TensorFlow, about 1.4x under torch, docs/BENCHMARKS.md), and in
+float32 on other CPUs and under JAX on a CPU; the run prints its choice.
 """
 
 from kvae import experiment
@@ -51,7 +54,7 @@ CONFIG = experiment.Config(
     final_learning_rate=1e-6,
     weight_decay=1e-5,
     global_clipnorm=1.0,
-    precision="mixed_bfloat16",
+    precision="auto",
     gifs=("reconstructions", "interpolation", "samples"),
     plots=("metrics", "latent_pca"),
     reconstruction_grid=(2, 8),

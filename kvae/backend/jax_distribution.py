@@ -89,6 +89,23 @@ def device_platform():
     return str(jax.devices()[0].platform)
 
 
+def gpu():
+    """`(name, bfloat16)` of the GPU JAX computes on, or `None` on CPU.
+
+    bfloat16 is native from CUDA compute capability 8.0 (Ampere) on; a GPU
+    whose capability JAX does not report counts as lacking it.
+    """
+    device = jax.devices()[0]
+    if device.platform != "gpu":
+        return None
+    capability = str(getattr(device, "compute_capability", "0"))
+    try:
+        major = int(capability.split(".")[0])
+    except ValueError:
+        major = 0
+    return str(device.device_kind), major >= 8
+
+
 def _devices(devices):
     if devices is None:
         return keras.distribution.list_devices()

@@ -47,6 +47,19 @@ def device_platform():
     return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
 
 
+def gpu():
+    """`(name, bfloat16)` of the first GPU TensorFlow sees, or `None`.
+
+    bfloat16 is native from CUDA compute capability 8.0 (Ampere) on.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    details = tf.config.experimental.get_device_details(gpus[0])
+    major = (details.get("compute_capability") or (0, 0))[0]
+    return details.get("device_name", gpus[0].name), major >= 8
+
+
 def _devices(devices):
     if devices is not None:
         return list(devices)

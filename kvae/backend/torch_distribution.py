@@ -226,3 +226,17 @@ def process_count():
 
 def device_platform():
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def gpu():
+    """`(name, bfloat16)` of the GPU torch computes on, or `None` on CPU.
+
+    bfloat16 counts only where the GPU computes in it natively (compute
+    capability 8.0 on, or ROCm), not where torch would emulate it.
+    """
+    if not torch.cuda.is_available():
+        return None
+    return (
+        torch.cuda.get_device_name(),
+        torch.cuda.is_bf16_supported(including_emulation=False),
+    )

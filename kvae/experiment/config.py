@@ -11,6 +11,7 @@ import dataclasses
 
 from kvae import datasets
 from kvae import distribution
+from kvae import precision
 from kvae import priors
 from kvae.experiment import options
 from kvae.experiment.options import option
@@ -21,6 +22,7 @@ from kvae.vae import VAE
 FOLDER_SPLITS = ("train[:90%]", "train[90%:]")
 GIFS = ("reconstructions", "samples", "interpolation", "latent_space")
 PLOTS = ("metrics", "latent_pca")
+PRECISIONS = ("auto", *precision.POLICIES)
 RGB_NAMES = tuple(
     n for n in datasets.NAMES if n not in datasets.GRAYSCALE_NAMES
 )
@@ -274,10 +276,12 @@ class Config:
         "float32",
         "Keras dtype policy of the model: 'mixed_bfloat16' and "
         "'mixed_float16' compute in 16 bits with float32 weights (saved "
-        "weights stay float32). bfloat16 pays on CPUs with AVX512-BF16 or "
-        "AMX and on recent GPUs; measured per recipe in "
-        "docs/BENCHMARKS.md.",
-        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+        "weights stay float32). 'auto' picks from the hardware "
+        "(kvae.precision.choose_policy): mixed_bfloat16 on a GPU with "
+        "bfloat16 and, under TensorFlow and torch, on a CPU with "
+        "AVX512-BF16 or AMX-BF16; mixed_float16 on older GPUs; float32 "
+        "otherwise. Measured in docs/BENCHMARKS.md.",
+        choices=PRECISIONS,
     )
     distribute: str | None = option(
         None,

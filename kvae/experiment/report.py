@@ -76,7 +76,7 @@ def prepare_output(path, overwrite=False):
     return previous
 
 
-def run_metrics(config, data, test, epoch_seconds, fit_seconds):
+def run_metrics(config, data, test, epoch_seconds, fit_seconds, precision):
     """The contents of a run's metrics.json (less wall time and files).
 
     Args:
@@ -85,6 +85,9 @@ def run_metrics(config, data, test, epoch_seconds, fit_seconds):
         test: dict. `kvae.evaluation.evaluate`'s result.
         epoch_seconds: list of float. Seconds per epoch (`TrainTimer`).
         fit_seconds: float. Seconds `fit` took.
+        precision: `(policy, reason)`, what `kvae.precision.resolve_policy`
+            made of `config.precision`: recorded as `precision` (the
+            policy trained in) and `precision_reason` (why, for "auto").
     """
     epochs = epoch_seconds
     # The first epoch includes compilation (JAX, TF): leave it out.
@@ -104,6 +107,8 @@ def run_metrics(config, data, test, epoch_seconds, fit_seconds):
         "epochs": config.epochs,
         "batch_size": config.batch_size,
         "seed": config.seed,
+        "precision": precision[0],
+        "precision_reason": precision[1],
         **test,
         "train_img_per_s": data.num_train / epoch_s,
         "epoch_s": epoch_s,

@@ -10,6 +10,7 @@ import numpy as np
 from kvae import distribution
 from kvae import evaluation
 from kvae import layers
+from kvae import precision
 from kvae import priors
 from kvae.experiment.callbacks import StopOnDivergence
 from kvae.experiment.callbacks import TrainTimer
@@ -102,6 +103,15 @@ def distribution_scope(config):
     return distribution.scope(distribution.get(config.distribute))
 
 
+def precision_text(requested, policy, reason):
+    """The line a run prints about its precision: `"precision: auto ->
+    mixed_bfloat16 (CPU has AMX-BF16, backend tensorflow)"`, or
+    `"precision: float32"` when it was given."""
+    if requested == policy:
+        return f"precision: {policy}"
+    return f"precision: {requested} -> {policy} ({reason})"
+
+
 def train_and_evaluate(config, announce=True):
     """Trains the model of `config`, evaluates it, and writes every file.
 
@@ -113,6 +123,7 @@ def train_and_evaluate(config, announce=True):
     keras.utils.set_random_seed(config.seed)
     # Resolved first: a strategy this backend lacks fails before any work.
     strategy_scope = distribution_scope(config)
+    policy, reason = precision.resolve_policy(config.precision)
     check_tensorboard(config)
     data = load_data(config)
     # Several processes train together under a multi-process launch; only
@@ -132,16 +143,18 @@ def train_and_evaluate(config, announce=True):
                 else "."
             )
         )
+    if announce:
+        print(precision_text(config.precision, policy, reason))
     steps_per_epoch = math.ceil(data.num_train / config.batch_size)
     # Layers take the global policy when they are created.
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(config.precision)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
     try:
         with strategy_scope:
             model = build_model(config, data.image_shape)
             model.compile(optimizer=build_optimizer(config, steps_per_epoch))
     finally:
-        keras.config.set_dtype_policy(policy)
+        keras.config.set_dtype_policy(previous_policy)
     timer = TrainTimer()
     history_path = os.path.join(out, "history.csv")
     history_tmp = os.path.join(out, partial_name("history.csv") + "csv")
@@ -211,7 +224,14 @@ def train_and_evaluate(config, announce=True):
         seed=config.seed,
         verbose=config.verbose if announce else 0,
     )
-    metrics = run_metrics(config, data, test, timer.epoch_seconds, fit_seconds)
+    metrics = run_metrics(
+        config,
+        data,
+        test,
+        timer.epoch_seconds,
+        fit_seconds,
+        precision=(policy, reason),
+    )
     if not writer:
         metrics["history"] = history.history
         return metrics

@@ -6,6 +6,7 @@ from kvae.utils.files import atomic_path
 from kvae.utils.files import write_json
 from kvae.utils.files import write_text
 from kvae.utils.pca import pca_basis
+from kvae.utils.platform_info import cpu_flags
 from kvae.utils.platform_info import environment
 from kvae.utils.platform_info import machine_description
 from kvae.utils.platform_info import package_version
@@ -19,6 +20,7 @@ __all__ = [
     "atomic_path",
     "backend_env",
     "backend_installed",
+    "cpu_flags",
     "environment",
     "machine_description",
     "package_version",

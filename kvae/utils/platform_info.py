@@ -52,6 +52,31 @@ def package_version(name):
         return None
 
 
+def cpu_flags(path="/proc/cpuinfo"):
+    """The feature flags of this machine's CPU, as Linux names them.
+
+    Read from the `flags` line of `/proc/cpuinfo` ("avx512_bf16",
+    "amx_bf16", ...); empty where that file does not exist or has no such
+    line (macOS, Windows), so a caller treats the CPU as lacking every
+    optional feature.
+
+    Args:
+        path: str. The cpuinfo file to read.
+
+    Returns:
+        frozenset of str.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "flags":
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
 def machine_description():
     """One line naming the CPU, its cores and the library versions."""
     cpu = platform.processor() or platform.machine()

@@ -59,7 +59,14 @@ def test_kmnist_end_to_end(
     assert metrics["keras_version"] == keras.__version__
     assert result["negative_elbo"] == pytest.approx(metrics["negative_elbo"])
 
+    # The recipe's precision is "auto": the policy this machine gets is
+    # printed, recorded and trained in.
+    policy, reason = kvae.precision.resolve_policy("auto")
+    assert metrics["config"]["precision"] == "auto"
+    assert metrics["precision"] == policy
+    assert metrics["precision_reason"] == reason
     printed = capsys.readouterr().out
+    assert f"precision: auto -> {policy} ({reason})" in printed
     assert f"Wrote {os.path.abspath(out)}" in printed
     for name in metrics["files"]:
         assert name in printed
@@ -74,6 +81,7 @@ def test_kmnist_end_to_end(
 
     model = keras.saving.load_model(out / "model.keras")
     assert isinstance(model, kvae.VAE) and model.latent_dim == 4
+    assert model.decoder.dtype_policy.name == policy
     x = np.zeros((2, 28, 28, 1), "float32")
     assert tuple(model.reconstruct(x).shape) == (2, 28, 28, 1)
 

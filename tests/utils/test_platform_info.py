@@ -1,0 +1,42 @@
+from kvae import utils
+
+CPUINFO = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8480+
+flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile
+bogomips\t: 4000.00
+
+processor\t: 1
+flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile
+"""
+
+
+def test_cpu_flags_reads_the_flags_line(tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text(CPUINFO)
+    flags = utils.cpu_flags(str(path))
+    assert flags == {
+        "fpu",
+        "sse2",
+        "avx2",
+        "avx512f",
+        "avx512_bf16",
+        "amx_bf16",
+        "amx_tile",
+    }
+    # "model name" mentions no flag; "bogomips" is not read as one.
+    assert "Intel(R)" not in flags and "4000.00" not in flags
+
+
+def test_cpu_flags_without_cpuinfo_are_empty(tmp_path):
+    assert utils.cpu_flags(str(tmp_path / "missing")) == frozenset()
+    no_flags = tmp_path / "cpuinfo"
+    # An ARM cpuinfo names them "Features", not "flags".
+    no_flags.write_text("processor\t: 0\nFeatures\t: fp asimd bf16\n")
+    assert utils.cpu_flags(str(no_flags)) == frozenset()
+
+
+def test_cpu_flags_of_this_machine():
+    flags = utils.cpu_flags()
+    assert isinstance(flags, frozenset)
+    assert all(isinstance(flag, str) and " " not in flag for flag in flags)
