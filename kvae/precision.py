@@ -23,10 +23,10 @@ from kvae.utils import platform_info
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 # The CPU flags (as /proc/cpuinfo names them) that mean native bfloat16
 # arithmetic, and how to say them.
-CPU_BFLOAT16_FLAGS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512-BF16"}
+_CPU_BFLOAT16_FLAGS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512-BF16"}
 # Backends whose CPU bfloat16 path trained faster than float32. XLA's CPU
 # bfloat16 did not (JAX: 1.01x and 0.75x the img/s of float32).
-CPU_BFLOAT16_BACKENDS = ("tensorflow", "torch")
+_CPU_BFLOAT16_BACKENDS = ("tensorflow", "torch")
 
 
 def choose_policy(backend, cpu_flags=(), gpu=None):
@@ -71,13 +71,15 @@ def choose_policy(backend, cpu_flags=(), gpu=None):
             f"GPU {name} lacks native bfloat16, backend {backend}",
         )
     flags = set(cpu_flags)
-    found = [name for flag, name in CPU_BFLOAT16_FLAGS.items() if flag in flags]
+    found = [
+        name for flag, name in _CPU_BFLOAT16_FLAGS.items() if flag in flags
+    ]
     if not found:
         return (
             "float32",
             f"CPU lacks AVX512-BF16 and AMX-BF16, backend {backend}",
         )
-    if backend not in CPU_BFLOAT16_BACKENDS:
+    if backend not in _CPU_BFLOAT16_BACKENDS:
         return (
             "float32",
             f"CPU has {found[0]}, but bfloat16 is no faster than float32 "
@@ -117,8 +119,6 @@ def resolve_policy(precision):
 
 
 __all__ = [
-    "CPU_BFLOAT16_BACKENDS",
-    "CPU_BFLOAT16_FLAGS",
     "POLICIES",
     "choose_policy",
     "resolve_policy",

@@ -30,9 +30,9 @@ as fast as 32-64-128-256 (8.5M) and gave the better test reconstructions
 for the same CPU time on short runs; 12 epochs take about an hour on 2
 shared CPU cores. Precision "auto" (kvae.precision.choose_policy) trains
 in mixed_bfloat16 on a GPU with bfloat16 and, under TensorFlow and torch,
-on a CPU with AVX512-BF16 or AMX-BF16 (1.9x to 2.35x the img/s of float32
-under TensorFlow, about 1.4x under torch, docs/BENCHMARKS.md), and in
-float32 on other CPUs and under JAX on a CPU; the run prints its choice.
+on a CPU with AVX512-BF16 or AMX-BF16 (1.4x to 1.9x the img/s of float32
+under TensorFlow; docs/backends.md), and in float32 on other CPUs and
+under JAX on a CPU; the run prints its choice.
 """
 
 from kvae import experiment
