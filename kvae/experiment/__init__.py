@@ -24,8 +24,9 @@ them). `train_and_evaluate` writes into `config.out`: `model.keras`,
 `history.csv`, `metrics.json` (test -ELBO, importance-weighted NLL, MSE,
 SSIM, PSNR, train img/s, the precision trained in, times, versions), the
 GIFs and plots the config asks for, TensorBoard logs in `tensorboard/`,
-and prints where everything went. Every file is written atomically (a temporary file, then
-`os.replace`), so an interrupted run never leaves a half-written one.
+and prints where everything went. Every file is written atomically (a
+temporary file, then `os.replace`), so an interrupted run never leaves a
+half-written one.
 
 One job per module: `config` (the `Config` fields), `flags` (the command
 line derived from them), `data` (what a run trains and tests on),
