@@ -4,6 +4,10 @@
 import kvae
 
 model = kvae.VAE(kvae.layers.ConvEncoder(16), kvae.layers.ConvDecoder())
+model.compile()
+model.fit(images, epochs=5)
+model.save("vae.keras")
+model = kvae.load_model("vae.keras")
 ```
 """
 
@@ -15,6 +19,7 @@ from kvae import layers
 from kvae import metrics
 from kvae import priors
 from kvae.hierarchical_vae import HierarchicalVAE
+from kvae.loading import load_model
 from kvae.vae import VAE
 from kvae.version import __version__
 
@@ -27,6 +32,7 @@ __all__ = [
     "distribution",
     "evaluation",
     "layers",
+    "load_model",
     "metrics",
     "priors",
 ]
