@@ -4,6 +4,10 @@
 import kvae
 
 model = kvae.VAE(kvae.layers.ConvEncoder(16), kvae.layers.ConvDecoder())
+model.compile()
+model.fit(images, epochs=5)
+model.save("vae.keras")
+model = kvae.load_model("vae.keras")
 ```
 """
 
@@ -16,6 +20,7 @@ from kvae import metrics
 from kvae import precision
 from kvae import priors
 from kvae.hierarchical_vae import HierarchicalVAE
+from kvae.loading import load_model
 from kvae.vae import VAE
 from kvae.version import __version__
 
@@ -28,6 +33,7 @@ __all__ = [
     "distribution",
     "evaluation",
     "layers",
+    "load_model",
     "metrics",
     "precision",
     "priors",

@@ -147,6 +147,36 @@ def check_images(images, likelihood, what="data"):
             )
 
 
+def check_validation_structure(validation_data):
+    """Raises `ValueError` for a `validation_data` Keras would misread.
+
+    Keras unpacks a list or tuple as `(x_val, y_val, sample_weight)`, so a
+    Python list of images would become one image as `x_val`, a second as
+    `y_val`, and so on (or, past three, a raw error that prints them all).
+    A tuple of one to three items is Keras's documented structure; the
+    images in it are checked by `DataChecksMixin.check_data`.
+    """
+    fix = (
+        "Give the validation images as one NumPy array (batch, height, "
+        "width, channels), alone or in a tuple: validation_data=(x_val,) "
+        "with x_val = np.asarray(images, dtype='float32')."
+    )
+    if not isinstance(validation_data, (list, tuple)):
+        return
+    count = len(validation_data)
+    if isinstance(validation_data, list):
+        raise ValueError(
+            f"The validation_data is a Python list of {count} items, which "
+            f"Keras would read as (x, y, sample_weight). {fix}"
+        )
+    if not 1 <= count <= 3:
+        raise ValueError(
+            f"The validation_data is a tuple of {count} "
+            "items, but Keras takes (x_val,), (x_val, y_val) or (x_val, "
+            f"y_val, sample_weight). {fix}"
+        )
+
+
 class DataChecksMixin:
     """Checks the data given to `fit`, `evaluate` and `predict` of
     `kvae.VAE` before Keras starts: its images (see `check_images`) and
@@ -162,8 +192,9 @@ class DataChecksMixin:
             kwargs.setdefault("shuffle", False)
         x = self.check_data(x, "training data")
         if validation_data is not None:
+            check_validation_structure(validation_data)
             validation_data = self.check_data(
-                validation_data, "validation_data", allow_list=True
+                validation_data, "validation_data"
             )
         return super().fit(x, y, validation_data=validation_data, **kwargs)
 
@@ -175,14 +206,16 @@ class DataChecksMixin:
         x = self.check_data(x, "data given to predict")
         return super().predict(x, *args, **kwargs)
 
-    def check_data(self, data, what, allow_list=False):
+    def check_data(self, data, what):
         """Raises `ValueError` if the images in `data` (the first batch of
         a dataset or generator) cannot be used by this model; `what` names
-        the data in the message; `allow_list` accepts a list as Keras's
-        `(x, y)` structure rather than as a list of images. Returns `data`,
-        or for a generator one that still yields its first batch."""
-        if isinstance(data, list) and not allow_list:
+        the data in the message. Images given as a Python list, alone or
+        first in a tuple, are refused. Returns `data`, or for a generator
+        one that still yields its first batch."""
+        if isinstance(data, list):
             check_images(data, self.likelihood, what)
+        if isinstance(data, tuple) and data and isinstance(data[0], list):
+            check_images(data[0], self.likelihood, f"{what}[0]")
         first, data = peek_generator(data)
         images = peek_images(data if first is None else first)
         if images is not None:

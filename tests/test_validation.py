@@ -133,6 +133,39 @@ def test_bad_layouts_say_how_to_fix_them(data, message):
         model.fit(data, epochs=1, verbose=0)
 
 
+@pytest.mark.parametrize(
+    "validation_data, message",
+    [
+        (list(X), r"validation_data is a Python list of 16 items"),
+        (list(X[:2]), r"validation_data is a Python list of 2 items"),
+        ([X], r"validation_data is a Python list of 1 items"),
+        (X.tolist(), r"validation_data is a Python list of 16 items"),
+        ((X.tolist(),), r"validation_data\[0\] is a Python list.*asarray"),
+        ((list(X), None), r"validation_data\[0\] is a Python list"),
+        (tuple(X), r"validation_data is a tuple of 16 items"),
+        ((), r"validation_data is a tuple of 0 items"),
+    ],
+)
+def test_validation_data_as_python_lists(validation_data, message):
+    model = compiled()
+    with pytest.raises(ValueError, match=message) as error:
+        model.fit(X, validation_data=validation_data, epochs=1, verbose=0)
+    assert "np.asarray(images, dtype='float32')" in str(error.value)
+    assert steps_taken(model) == 0
+
+
+@pytest.mark.parametrize(
+    "validation_data", [X[:8], (X[:8],), (X[:8], X[:8]), (X[:8], None)]
+)
+def test_validation_data_as_keras_takes_it(validation_data):
+    model = compiled()
+    history = model.fit(
+        X, validation_data=validation_data, epochs=1, batch_size=8, verbose=0
+    )
+    assert steps_taken(model) == 2
+    assert np.isfinite(history.history["val_loss"][0])
+
+
 def test_tf_data_of_dicts():
     tf = pytest.importorskip("tensorflow")
     data = tf.data.Dataset.from_tensor_slices({"image": X}).batch(4)

@@ -17,8 +17,7 @@ from kvae.utils import pca_basis
 from kvae.utils.files import remove_partial_files
 
 FILE_DESCRIPTIONS = {
-    "model.keras": "the trained model: import kvae, then "
-    "keras.saving.load_model(path)",
+    "model.keras": "the trained model: kvae.load_model(path)",
     "history.csv": "losses and image metrics per epoch, train and test",
     "metrics.json": "final test metrics, speed, versions",
     "reconstructions.gif": "selected test images and their reconstructions",
