@@ -62,6 +62,13 @@ def test_each_process_draws_its_own_noise(runs):
     assert (results[1]["drawn"] == drawn[len(drawn) // 2 :]).all()
 
 
+def test_non_trainable_state_of_two_processes(runs):
+    single, results, _ = runs
+    # The batch is one array sharded across the processes: BatchNorm and
+    # the optimal sigma see the global batch.
+    cases.assert_normalized_state(single, results, "global")
+
+
 def test_model_saved_by_two_processes_loads_and_trains_here(runs):
     _, results, root = runs
     cases.assert_loads_and_trains(root / "two" / "model.keras", results[0])
