@@ -7,6 +7,7 @@ Only under `KERAS_BACKEND=jax`: once per CI run.
 """
 
 import os
+import signal
 import sys
 
 import keras
@@ -85,7 +86,17 @@ def failures(tmp_path_factory):
 
 @pytest.mark.parametrize("mode", ["die", "stall"])
 def test_a_lost_process_stops_the_other_with_a_clear_error(failures, mode):
+    # XLA aborts the process after the coordination service's error.
     cases.assert_stopped_clearly(failures[mode], "coordination service")
+    code, log, _ = failures[mode]
+    assert code == -signal.SIGABRT, log[-3000:]
+    assert "another task died" in log, log[-3000:]
+    if mode == "die":
+        # The dead process's closed socket fails the next collective at
+        # once: a Python error, with kvae's note, before the abort.
+        assert "JaxRuntimeError" in log, log[-3000:]
+        assert "kvae: this is process 0 of 2 (jax.distributed)" in log
+        assert f"heartbeats for {cases.TIMEOUT} s" in log
 
 
 def test_recipe_with_keras_distribution_writes_from_process_zero_only(
