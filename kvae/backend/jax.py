@@ -29,6 +29,10 @@ class VAETrainer:
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
         if not jax_distribution.multi_process():
             return super().fit(x, y, validation_data=validation_data, **kwargs)
+        with jax_distribution.failures_explained():
+            return self._fit_across_processes(x, y, validation_data, kwargs)
+
+    def _fit_across_processes(self, x, y, validation_data, kwargs):
         batch_size = kwargs.pop("batch_size", None)
         local = jax_distribution.as_global_batches(
             x, batch_size, kwargs.pop("shuffle", True)
@@ -49,6 +53,10 @@ class VAETrainer:
     def evaluate(self, x=None, y=None, **kwargs):
         if not jax_distribution.multi_process():
             return super().evaluate(x, y, **kwargs)
+        with jax_distribution.failures_explained():
+            return self._evaluate_across_processes(x, y, kwargs)
+
+    def _evaluate_across_processes(self, x, y, kwargs):
         batch_size = kwargs.pop("batch_size", None)
         local = jax_distribution.as_global_batches(x, batch_size, False)
         if local is None:

@@ -28,6 +28,10 @@ def launched():
     return all(name in os.environ for name in LAUNCH_VARIABLES)
 
 
+# The heartbeat timeout `initialize` gave `jax.distributed`, in seconds.
+_HEARTBEAT_TIMEOUT = [None]
+
+
 def initialize(timeout):
     """Joins the processes named by `KERAS_DISTRIBUTION_*`, once."""
     if jax.distributed.is_initialized():
@@ -46,8 +50,39 @@ def initialize(timeout):
         initialization_timeout=int(timeout),
         heartbeat_timeout_seconds=max(1, int(timeout)),
     )
+    _HEARTBEAT_TIMEOUT[0] = max(1, int(timeout))
     # As keras.distribution.initialize: one random seed in every process.
     distribution_lib.initialize_rng()
+
+
+@contextlib.contextmanager
+def failures_explained():
+    """Adds to a JAX runtime error of a computation that spans processes
+    what a lost process means.
+
+    A process that dies closes its sockets, so a collective with it fails
+    at once with a `JaxRuntimeError` (gloo: "Connection reset by peer").
+    JAX then aborts this process at exit, once its coordination service
+    has missed the dead process's heartbeats; a stopped process is found
+    by the heartbeats alone, and the abort comes without a Python error.
+    JAX 0.10.2 offers no way to turn that abort into an exception (its
+    client's `missed_heartbeat_callback` fails with `std::bad_cast`).
+    """
+    try:
+        yield
+    except jax.errors.JaxRuntimeError as error:
+        timeout = _HEARTBEAT_TIMEOUT[0]
+        within = "" if timeout is None else f" for {timeout} s"
+        error.add_note(
+            f"kvae: this is process {jax.process_index()} of "
+            f"{jax.process_count()} (jax.distributed). If another process "
+            "died, this is how a collective with it fails; JAX then ends "
+            "this process too (SIGABRT) once its coordination service has "
+            f"missed that process's heartbeats{within} (the timeout, "
+            "KVAE_DISTRIBUTED_TIMEOUT). Look at the other processes' logs "
+            "for the cause, then restart every process."
+        )
+        raise
 
 
 def data_parallel(devices=None, timeout=None):

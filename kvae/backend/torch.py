@@ -2,7 +2,8 @@
 
 A model created in the `scope()` of `kvae.distribution.data_parallel()`
 under torchrun trains on its process's slice of each batch, with the
-gradients and metric updates summed across processes
+gradients and metric updates summed across processes, and the changes of
+its float non-trainable variables averaged
 (`kvae/backend/torch_distribution.py`).
 """
 
@@ -33,13 +34,14 @@ class VAETrainer:
     def train_step(self, data):
         x, weight, group = self._local_batch(data)
         x = _avoid_batch_of_one(x)
+        state = None if group is None else group.state_before_step(self)
         self.zero_grad()
         loss, aux = self.compute_elbo(x, training=True)
         self.optimizer.scale_loss(loss).backward()
         trainable_weights = self.trainable_weights[:]
         gradients = [v.value.grad for v in trainable_weights]
         if group is not None:
-            gradients = group.sum_gradients(gradients, weight)
+            gradients = group.sum_gradients(gradients, weight, state)
         with torch.no_grad():
             self.optimizer.apply(gradients, trainable_weights)
         return self._logs(group, x, loss, aux, training=True)

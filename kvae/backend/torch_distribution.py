@@ -11,7 +11,10 @@ same shuffling seed), keeps its own slice, and in the train step:
    by its rank, so each process draws its own `eps`;
 2. the gradients of the local mean loss are weighted by the local share of
    the batch and summed across processes in one `all_reduce`, which gives
-   the gradient of the global mean loss;
+   the gradient of the global mean loss; the same `all_reduce` averages
+   what the step changed in the float non-trainable variables (BatchNorm
+   moving statistics, the running sigma of `sigma="optimal"`), so every
+   process keeps the same state;
 3. what each process added to the metric trackers (totals and counts) is
    summed across processes, so every process logs the global means.
 
@@ -96,20 +99,55 @@ class ProcessGroup:
         stop = n * (self.rank + 1) // self.world_size
         return x[start:stop], (stop - start) / n
 
-    def sum_gradients(self, gradients, weight):
-        """`sum over processes of weight * gradient`, in one `all_reduce`."""
+    def state_before_step(self, model):
+        """The float non-trainable variables of `model` and their values
+        now, before a step changes them (for `sum_gradients`).
+
+        Integer state (the seed generators' states) is left out: each
+        process keeps its own noise stream.
+        """
+        variables = [
+            v
+            for v in model.non_trainable_variables
+            if keras.backend.is_float_dtype(v.dtype)
+        ]
+        return variables, [v.value.detach().clone() for v in variables]
+
+    def sum_gradients(self, gradients, weight, state=None):
+        """`sum over processes of weight * gradient`, in one `all_reduce`.
+
+        With `state` (from `state_before_step`), the same `all_reduce`
+        also replaces what the step changed in each of those variables by
+        the mean change over the processes. Averaging changes, not values,
+        keeps a counter that every process advanced alike exact.
+        """
+        variables, before = state if state is not None else ((), ())
         present = [g for g in gradients if g is not None]
-        if not present:
+        changes = [
+            (v.value.detach() - b).reshape(-1)
+            for v, b in zip(variables, before)
+        ]
+        if not present and not changes:
             return gradients
-        flat = torch.cat([g.reshape(-1) for g in present]) * weight
+        size = sum(g.numel() for g in present)
+        flat = torch.cat([g.reshape(-1) for g in present] + changes)
+        flat[:size] *= weight
         self._collective(dist.all_reduce, flat)
         result, offset = [], 0
         for g in gradients:
             if g is None:
                 result.append(None)
                 continue
-            result.append(flat[offset : offset + g.numel()].view_as(g))
+            part = flat[offset : offset + g.numel()]
+            result.append(part.view_as(g).to(g.dtype))
             offset += g.numel()
+        mean_changes = flat[size:] / self.world_size
+        offset = 0
+        with torch.no_grad():
+            for variable, b in zip(variables, before):
+                change = mean_changes[offset : offset + b.numel()]
+                variable.assign(b + change.view(b.shape).to(b.dtype))
+                offset += b.numel()
         return result
 
     def metric_state(self, model):

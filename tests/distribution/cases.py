@@ -70,6 +70,71 @@ def assert_same_training(single, results):
         )
 
 
+def moving_statistics(slices):
+    """The moving mean and variance of `NormalizedEncoder`'s BatchNorm
+    after `train_normalized`, when each step's statistics are the means
+    of those of `slices(batch)` (a list of parts of the batch)."""
+    x = process_worker.scaled_images().astype("float64")
+    momentum = process_worker.MOMENTUM
+    mean, variance = 0.0, 1.0  # BatchNorm's initial values
+    for _ in range(2):  # epochs, in order
+        for start in range(0, len(x), process_worker.BATCH):
+            parts = slices(x[start : start + process_worker.BATCH])
+            batch_mean = np.mean([part.mean() for part in parts])
+            batch_variance = np.mean([part.var() for part in parts])
+            mean = momentum * mean + (1 - momentum) * batch_mean
+            variance = momentum * variance + (1 - momentum) * batch_variance
+    return mean, variance
+
+
+def halves(batch):
+    return [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+
+
+def assert_normalized_state(single, results, statistics):
+    """The float non-trainable variables of `train_normalized`'s model.
+
+    `statistics` says where the 2 processes' BatchNorm statistics come
+    from: `"global"` (the global batch: those of one process),
+    `"averaged"` (each process's slice, averaged over the processes, so
+    the moving mean is the global one but the variance lacks the
+    between-slice term) or `"own slice"` (each process its own slice).
+    """
+    keys = [k for k in single if k.startswith("state/")]
+    (mean_key,) = (k for k in keys if k.endswith("/moving_mean"))
+    (variance_key,) = (k for k in keys if k.endswith("/moving_variance"))
+    (sigma_key,) = (k for k in keys if k.endswith("/log_sigma"))
+    (updates_key,) = (k for k in keys if k.endswith("/sigma_updates"))
+    assert single[updates_key] == process_worker.STEPS
+    expected = moving_statistics(lambda batch: [batch])
+    np.testing.assert_allclose(single[mean_key], [expected[0]], rtol=1e-6)
+    np.testing.assert_allclose(single[variance_key], [expected[1]], rtol=1e-5)
+    if statistics == "own slice":
+        for index, result in enumerate(results):
+            own = moving_statistics(lambda batch: [halves(batch)[index]])
+            np.testing.assert_allclose(result[mean_key], [own[0]], rtol=1e-6)
+            np.testing.assert_allclose(
+                result[variance_key], [own[1]], rtol=1e-5
+            )
+        return
+    first, second = results
+    for key in keys:  # every process holds the same state
+        np.testing.assert_array_equal(first[key], second[key], err_msg=key)
+    if statistics == "averaged":
+        expected = moving_statistics(halves)
+        # The slices' means differ (`scaled_images`): so do the variances.
+        assert not np.isclose(expected[1], single[variance_key], rtol=1e-3)
+    np.testing.assert_allclose(first[mean_key], [expected[0]], rtol=1e-6)
+    np.testing.assert_allclose(first[variance_key], [expected[1]], rtol=1e-5)
+    assert first[updates_key] == process_worker.STEPS
+    # The running sigma: each slice's optimal sigma (the mean of their
+    # logs when averaged); within the spread of the slices' errors.
+    tolerance = 1e-6 if statistics == "global" else 0.02
+    np.testing.assert_allclose(
+        first[sigma_key], single[sigma_key], atol=tolerance
+    )
+
+
 def assert_own_noise(single, results):
     first, second = (r["drawn"] for r in results)
     assert first.shape == second.shape == (process_worker.BATCH // 2, 3)

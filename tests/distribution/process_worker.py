@@ -11,7 +11,9 @@ result does not depend on how the batch is split), and writes
 `RESULTS_DIR/result<process index>.npz`. Modes:
 
 - `train`: 2 epochs of 2 steps, then `evaluate`; process 0 saves the model
-  to `RESULTS_DIR/model.keras`.
+  to `RESULTS_DIR/model.keras`. Then a second model, with a BatchNorm on
+  the images and `sigma="optimal"`, trains 4 steps on `scaled_images()`
+  in order, and its float non-trainable variables are kept.
 - `die`: process 1 kills itself (SIGKILL) after its first step.
 - `stall`: process 1 stops itself (SIGSTOP) after its first step.
 """
@@ -27,6 +29,12 @@ import kvae
 import kvae.distribution
 
 LATENT, BATCH, STEPS = 3, 16, 4
+# Momentum of the BatchNorm of `NormalizedEncoder`.
+MOMENTUM = 0.5
+# Brightness of the first half of each batch of `scaled_images()`.
+DIM = 0.8
+# SGD's for `normalized_vae()`: its Gaussian loss is steep.
+LEARNING_RATE = 1e-4
 SHAPE = (28, 28, 1)
 
 
@@ -55,6 +63,42 @@ class ExampleNoiseVAE(kvae.VAE):
 def images(n=BATCH * STEPS // 2, seed=0):
     rng = np.random.default_rng(seed)
     return (rng.random((n,) + SHAPE) < 0.3).astype("float32")
+
+
+def scaled_images():
+    """`images()` whose first half of each batch is dimmer, so that the
+    halves' means differ (a large between-process variance)."""
+    x = images()
+    half = (np.arange(len(x)) % BATCH) < BATCH // 2
+    return np.where(half[:, None, None, None], DIM * x, x)
+
+
+@keras.saving.register_keras_serializable(package="kvae_tests")
+class NormalizedEncoder(keras.layers.Layer):
+    """A `ConvEncoder` beside a `BatchNormalization` of the images whose
+    output counts for nothing: its moving statistics depend on the data
+    alone, and its batch statistics (one process's slice) leave the
+    rest of the model as it would be in one process."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.norm = keras.layers.BatchNormalization(momentum=MOMENTUM)
+        self.encoder = kvae.layers.ConvEncoder(
+            LATENT, filters=(4, 8), dense_units=16
+        )
+
+    def call(self, x, training=None):
+        return self.encoder(x + 0.0 * self.norm(x, training=training))
+
+
+def normalized_vae():
+    return ExampleNoiseVAE(
+        NormalizedEncoder(),
+        kvae.layers.ConvDecoder(SHAPE, filters=(8, 4), dense_units=16),
+        likelihood="gaussian",
+        sigma="optimal",
+        seed=0,
+    )
 
 
 def vae():
@@ -110,14 +154,7 @@ def main(mode, results_dir):
     keras.utils.set_random_seed(int(os.environ.get("RANK", 0)))
     distribution = kvae.distribution.data_parallel() if launched else None
     index = kvae.distribution.process_index()
-    with kvae.distribution.scope(distribution):
-        model = vae()
-        model.compile(optimizer=keras.optimizers.SGD(1e-3))
-    model.build((None,) + SHAPE)
-    # Each process starts from other weights; process 0's are used.
-    rng = np.random.default_rng(index if torch else 0)
-    for v in sorted(model.trainable_variables, key=lambda v: v.path):
-        v.assign((0.1 * rng.standard_normal(v.shape)).astype("float32"))
+    model = build(vae, distribution, index if torch else 0)
     steps = StepLogs(mode)
     x = images()
     history = model.fit(
@@ -144,9 +181,39 @@ def main(mode, results_dir):
         out["drawn"] = np.asarray(model.drawn[0])
     elif keras.backend.backend() == "tensorflow":
         out["drawn"] = tensorflow_draw(model, distribution)
+    if mode == "train":
+        out.update(train_normalized(distribution, index if torch else 0))
     np.savez(os.path.join(results_dir, f"result{index}.npz"), **out)
     if index == 0:
         model.save(os.path.join(results_dir, "model.keras"))
+
+
+def build(make, distribution, seed, learning_rate=1e-3):
+    """A model made by `make` in the distribution's scope, compiled with
+    SGD and given weights drawn from `seed`."""
+    with kvae.distribution.scope(distribution):
+        model = make()
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate))
+    model.build((None,) + SHAPE)
+    # On torch each process starts from other weights; process 0's are used.
+    rng = np.random.default_rng(seed)
+    for v in sorted(model.trainable_variables, key=lambda v: v.path):
+        v.assign((0.1 * rng.standard_normal(v.shape)).astype("float32"))
+    return model
+
+
+def train_normalized(distribution, seed):
+    """The float non-trainable variables of `normalized_vae()` after 4
+    steps over `scaled_images()` in order, as `{"state/<path>": value}`."""
+    model = build(normalized_vae, distribution, seed, LEARNING_RATE)
+    model.fit(
+        scaled_images(), batch_size=BATCH, epochs=2, shuffle=False, verbose=0
+    )
+    return {
+        f"state/{v.path}": keras.ops.convert_to_numpy(v)
+        for v in model.non_trainable_variables
+        if keras.backend.is_float_dtype(v.dtype)
+    }
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Only under `KERAS_BACKEND=jax`: once per CI run.
 """
 
 import os
+import signal
 import sys
 
 import keras
@@ -62,6 +63,13 @@ def test_each_process_draws_its_own_noise(runs):
     assert (results[1]["drawn"] == drawn[len(drawn) // 2 :]).all()
 
 
+def test_non_trainable_state_of_two_processes(runs):
+    single, results, _ = runs
+    # The batch is one array sharded across the processes: BatchNorm and
+    # the optimal sigma see the global batch.
+    cases.assert_normalized_state(single, results, "global")
+
+
 def test_model_saved_by_two_processes_loads_and_trains_here(runs):
     _, results, root = runs
     cases.assert_loads_and_trains(root / "two" / "model.keras", results[0])
@@ -78,7 +86,17 @@ def failures(tmp_path_factory):
 
 @pytest.mark.parametrize("mode", ["die", "stall"])
 def test_a_lost_process_stops_the_other_with_a_clear_error(failures, mode):
+    # XLA aborts the process after the coordination service's error.
     cases.assert_stopped_clearly(failures[mode], "coordination service")
+    code, log, _ = failures[mode]
+    assert code == -signal.SIGABRT, log[-3000:]
+    assert "another task died" in log, log[-3000:]
+    if mode == "die":
+        # The dead process's closed socket fails the next collective at
+        # once: a Python error, with kvae's note, before the abort.
+        assert "JaxRuntimeError" in log, log[-3000:]
+        assert "kvae: this is process 0 of 2 (jax.distributed)" in log
+        assert f"heartbeats for {cases.TIMEOUT} s" in log
 
 
 def test_recipe_with_keras_distribution_writes_from_process_zero_only(

@@ -62,6 +62,13 @@ def test_each_worker_draws_its_own_noise(runs):
     assert (results[0]["drawn"] == single["drawn"]).all()
 
 
+def test_non_trainable_state_of_two_workers(runs):
+    single, results, _ = runs
+    # Measured: MultiWorkerMirroredStrategy leaves the non-trainable
+    # variables that a step assigns to each worker; worker 0's are saved.
+    cases.assert_normalized_state(single, results, "own slice")
+
+
 def test_model_saved_by_two_workers_loads_and_trains_here(runs):
     _, results, root = runs
     cases.assert_loads_and_trains(root / "two" / "model.keras", results[0])

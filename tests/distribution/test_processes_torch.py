@@ -60,6 +60,13 @@ def test_each_process_draws_its_own_noise(runs):
     cases.assert_own_noise(single, results)
 
 
+def test_non_trainable_state_of_two_processes(runs):
+    single, results, _ = runs
+    # kvae averages what each step changed in the float non-trainable
+    # variables, in the all_reduce of the gradients.
+    cases.assert_normalized_state(single, results, "averaged")
+
+
 def test_model_saved_by_two_processes_loads_and_trains_here(runs):
     _, results, root = runs
     cases.assert_loads_and_trains(root / "two" / "model.keras", results[0])
