@@ -64,7 +64,7 @@ class InferenceMixin:
         `model.decode(model.sample_latent(n, seed))` is `model.sample(n,
         seed)` for `kvae.VAE`. The same int `seed` draws the same points
         from the same prior, and from a learned prior as it changes, the
-        same components and noise: `kvae.callbacks.SampleGIF` relies on it.
+        same noise moved with it: `kvae.callbacks.SampleGIF` relies on it.
 
         Args:
             n: int. Number of codes.
