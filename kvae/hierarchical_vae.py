@@ -203,11 +203,10 @@ class HierarchicalVAE(VAE):
         Returns:
             Tensor `(n, *image_shape)` of mean images.
         """
-        self.check_sample_count(n)
         generator = self.sample_seed_generator
         if seed is not None:
             generator = keras.random.SeedGenerator(seed)
-        z = ops.stop_gradient(self.prior.sample(int(n), generator))
+        z = self.sample_latent(n, generator)
         eps = keras.random.normal(
             (int(n), sum(self.level_dims()[:-1])), seed=generator
         )

@@ -55,11 +55,29 @@ class InferenceMixin:
         Returns:
             Tensor `(n, *image_shape)` of mean images.
         """
+        return self.decode(self.sample_latent(n, seed))
+
+    def sample_latent(self, n, seed=None):
+        """Draws `n` latent codes from the prior `p(z)`, as `decode` takes
+        them (the top level's in a hierarchical model).
+
+        `model.decode(model.sample_latent(n, seed))` is `model.sample(n,
+        seed)` for `kvae.VAE`. The same int `seed` draws the same points
+        from the same prior, and from a learned prior as it changes, the
+        same noise moved with it: `kvae.callbacks.SampleGIF` relies on it.
+
+        Args:
+            n: int. Number of codes.
+            seed: int, `keras.random.SeedGenerator` or `None`. With `None`,
+                the model's own sampling `SeedGenerator` advances.
+
+        Returns:
+            float32 tensor `(n, latent_dim)`.
+        """
         self.check_sample_count(n)
-        z = self.prior.sample(
-            int(n), self.sample_seed_generator if seed is None else seed
-        )
-        return self.decode(ops.stop_gradient(z))
+        if seed is None:
+            seed = self.sample_seed_generator
+        return ops.stop_gradient(self.prior.sample(int(n), seed))
 
     def check_sample_count(self, n):
         """Raises unless the model is built and `n` is a positive int."""

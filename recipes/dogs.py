@@ -6,7 +6,8 @@ and rotated at random). Writes into --out (runs/dogs): model.keras,
 history.csv, metrics.json (test MSE, SSIM, PSNR, -ELBO in nats and bits per
 dimension, KL in nats, train img/s), reconstructions.gif, interpolation.gif
 (between two test dogs), samples.gif, latent_pca.png (test codes on their
-principal axes, coloured by breed), metrics.png and TensorBoard logs.
+principal axes; the 6 breeds with the most test images coloured and named,
+the others grey), metrics.png and TensorBoard logs.
 
     # the extracted dataset: Images/ plus lists/*.mat or *_list.txt
     python recipes/dogs.py --manual-dir ../shared/data/stanford_dogs

@@ -18,14 +18,25 @@ class SampleGIF(_base.ImageGridGIF):
     `"manifold"`) the codes form a regular grid through the Gaussian
     quantiles, from 5% to 95% on each axis: the learned manifold, with
     `z[0]` growing to the right and `z[1]` growing upwards. Otherwise
-    (`"prior"`) they are fixed draws from the prior `N(0, I)`.
+    (`"prior"`) they are draws from the model's prior with `seed`,
+    `model.sample_latent(n, seed)`: fixed draws from `N(0, I)` with the
+    default `kvae.priors.StandardNormal`. A learned prior
+    (`MixtureOfGaussians`, `VampPrior`) changes during training, so each
+    frame draws again from the current prior with the same seed: the same
+    noise (and components, unless the changed mixture weights tip a
+    draw's choice), moved with the prior, so that each frame shows
+    what `model.sample(n, seed)` gives at that point of training (for a
+    `kvae.HierarchicalVAE`, the top level's codes, decoded through the
+    lower levels' prior means). A model without `sample_latent` gets fixed
+    draws from `N(0, I)` (NumPy, with `seed`). `latent_points` holds the
+    codes of the latest frame.
 
     Args:
         output_dir: str. Folder for the GIF; created if needed.
         grid_size: int or `(rows, cols)`. Number of decoded images.
         sampling: str. `"auto"`, `"manifold"` (needs a 2-D latent) or
             `"prior"`.
-        seed: int. Seed of the fixed prior draws.
+        seed: int. Seed of the prior draws.
         filename: str. Name of the GIF inside `output_dir`.
         every_n_epochs: int. Draw a frame at the end of every N epochs.
         every_n_batches: int or `None`. If set, draw a frame every N
@@ -65,9 +76,18 @@ class SampleGIF(_base.ImageGridGIF):
             raise ValueError(
                 f"`sampling` must be one of {_SAMPLINGS}; got {sampling!r}."
             )
+        if (
+            not isinstance(seed, (int, np.integer))
+            or isinstance(seed, bool)
+            or seed < 0
+        ):
+            raise ValueError(
+                f"`seed` must be a non-negative int, so that every frame "
+                f"decodes the same draws; got {seed!r}."
+            )
         self.grid_size = _frames.check_grid_size(grid_size)
         self.sampling = sampling
-        self.seed = seed
+        self.seed = int(seed)
         super().__init__(
             output_dir,
             filename,
@@ -79,6 +99,7 @@ class SampleGIF(_base.ImageGridGIF):
             value_range=value_range,
         )
         self.latent_points = None
+        self._from_prior = False
 
     def setup(self):
         _base.check_model(self.model, ["decode"], who="SampleGIF")
@@ -92,9 +113,16 @@ class SampleGIF(_base.ImageGridGIF):
                 f'sampling="manifold" needs a 2-D latent space, but the '
                 f'model has latent_dim={latent_dim}. Use sampling="prior".'
             )
+        self._from_prior = False
         if manifold:
             self.title = "latent manifold"
             self.latent_points = manifold_grid(rows, cols)
+        elif callable(getattr(self.model, "sample_latent", None)):
+            self.title = "prior samples"
+            self._from_prior = True
+            # Drawn now as well, so that a prior that cannot sample fails
+            # before training.
+            self.latent_points = self._prior_points()
         else:
             self.title = "prior samples"
             rng = np.random.default_rng(self.seed)
@@ -103,8 +131,15 @@ class SampleGIF(_base.ImageGridGIF):
             ).astype("float32")
 
     def make_frame(self, label):
+        if self._from_prior:
+            self.latent_points = self._prior_points()
         images = self.model.decode(self.latent_points)
         return self.grid_frame(images, self.grid_size[1], label)
+
+    def _prior_points(self):
+        rows, cols = self.grid_size
+        points = self.model.sample_latent(rows * cols, seed=self.seed)
+        return _base.to_numpy(points).astype("float32")
 
 
 def manifold_grid(rows, cols):

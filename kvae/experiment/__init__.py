@@ -32,13 +32,17 @@ One job per module: `config` (the `Config` fields), `flags` (the command
 line derived from them), `data` (what a run trains and tests on),
 `callbacks` (timer, GIFs, plots, TensorBoard), `train` (model, optimizer,
 `train_and_evaluate`), `report` (metrics.json, summaries, plots) and
-`studies` (`run_latent_study`, `compare_backends`).
+`studies` (`run_latent_study`, `compare_backends`). `load_test_split` and
+`plot_latent_pca` redraw a saved run's latent plot (see
+`plot_latent_pca`).
 """
 
 from kvae.experiment.config import Config
+from kvae.experiment.data import load_test_split
 from kvae.experiment.errors import RunError
 from kvae.experiment.flags import cli
 from kvae.experiment.flags import parse_args
+from kvae.experiment.report import plot_latent_pca
 from kvae.experiment.studies import compare_backends
 from kvae.experiment.studies import run_latent_study
 from kvae.experiment.train import train_and_evaluate
@@ -48,7 +52,9 @@ __all__ = [
     "RunError",
     "cli",
     "compare_backends",
+    "load_test_split",
     "parse_args",
+    "plot_latent_pca",
     "run_latent_study",
     "train_and_evaluate",
 ]

@@ -42,13 +42,24 @@ def load_data(config):
             missing training split, the message also says how to train on
             part of the test split instead.
     """
-    train_split, test_split = config.splits
     if config.dataset in datasets.GRAYSCALE_NAMES:
-        return _load_grayscale(config, train_split, test_split)
-    return _load_rgb(config, train_split, test_split)
+        train, num_train = _grayscale_train(config)
+    else:
+        train, num_train = _rgb_train(config)
+    x_test, y_test, class_names = load_test_split(config)
+    return Data(
+        train=train,
+        num_train=num_train,
+        x_test=x_test,
+        y_test=y_test,
+        image_shape=tuple(x_test.shape[1:]),
+        class_names=class_names,
+    )
 
 
-def _load_grayscale(config, train_split, test_split):
+def _grayscale_train(config):
+    """The training data and its size, for MNIST and KMNIST."""
+    train_split = config.splits[0]
     name = config.dataset
     try:
         if config.binarize == "dynamic":
@@ -77,21 +88,65 @@ def _load_grayscale(config, train_split, test_split):
         raise datasets.DatasetError(
             f"{error}\n\n{_partial_data_hint(config, train_split)}"
         ) from None
-    x_test, y_test = datasets.load_numpy(
-        name,
+    return train, num_train
+
+
+def load_test_split(config):
+    """The test images of `config`, as a run tests on them.
+
+    The same images, preprocessing and labels as `train_and_evaluate`'s
+    (`config.dataset`, the test split of `config.splits`, `image_size`,
+    `max_test_examples`, `manual_dir`, static binarization with
+    `binarize`), without loading the training split: to redraw a saved
+    run's plots (see `kvae.experiment.plot_latent_pca`).
+
+    Returns:
+        `(x_test, y_test, class_names)`: float32 images `(n, height, width,
+        channels)`, int labels `(n,)` and the class names (list of str,
+        indexed by label) or `None`.
+
+    Raises:
+        kvae.datasets.DatasetError: the data cannot be found, or the split
+            is empty.
+    """
+    test_split = config.splits[1]
+    if config.dataset in datasets.GRAYSCALE_NAMES:
+        x_test, y_test = datasets.load_numpy(
+            config.dataset,
+            split=test_split,
+            manual_dir=config.manual_dir,
+            max_examples=config.max_test_examples,
+            binarize="static" if config.binarize else None,
+            seed=config.seed,
+        )
+        return x_test, y_test, datasets.class_names(config.dataset)
+    test = datasets.load(
+        config.dataset,
         split=test_split,
-        manual_dir=config.manual_dir,
+        batch_size=256,
+        shuffle=False,
+        augment=False,
+        with_labels=True,
         max_examples=config.max_test_examples,
-        binarize="static" if config.binarize else None,
-        seed=config.seed,
+        **_rgb_options(config),
     )
-    return Data(
-        train=train,
-        num_train=num_train,
-        x_test=x_test,
-        y_test=y_test,
-        image_shape=tuple(x_test.shape[1:]),
-        class_names=datasets.class_names(name),
+    xs, ys = [], []
+    for x, y in test.as_numpy_iterator():
+        xs.append(x)
+        ys.append(y)
+    if not xs:
+        raise datasets.DatasetError(
+            f"The test split {test_split!r} of {config.dataset!r} is empty."
+        )
+    class_names = list(getattr(test, "class_names", None) or []) or None
+    return np.concatenate(xs), np.concatenate(ys), class_names
+
+
+def _rgb_options(config):
+    return dict(
+        manual_dir=config.manual_dir,
+        image_size=config.image_size,
+        directory=config.images if config.dataset == "images" else None,
     )
 
 
@@ -108,21 +163,17 @@ def _partial_data_hint(config, train_split):
     )
 
 
-def _load_rgb(config, train_split, test_split):
-    common = dict(
-        manual_dir=config.manual_dir,
-        image_size=config.image_size,
-        directory=config.images if config.dataset == "images" else None,
-    )
+def _rgb_train(config):
+    """The augmented training pipeline and its size, for RGB data."""
     try:
         train = datasets.load(
             config.dataset,
-            split=train_split,
+            split=config.splits[0],
             batch_size=config.batch_size,
             shuffle=True,
             seed=config.seed,
             max_examples=config.max_train_examples,
-            **common,
+            **_rgb_options(config),
         )
     except datasets.DatasetError as error:
         if config.dataset == "images":
@@ -132,34 +183,7 @@ def _load_rgb(config, train_split, test_split):
             f"flag {flag_name('images')} DIR."
         ) from None
     # The first pass counts the images and fills the pipeline's cache.
-    num_train = _count_examples(train)
-    test = datasets.load(
-        config.dataset,
-        split=test_split,
-        batch_size=256,
-        shuffle=False,
-        augment=False,
-        with_labels=True,
-        max_examples=config.max_test_examples,
-        **common,
-    )
-    xs, ys = [], []
-    for x, y in test.as_numpy_iterator():
-        xs.append(x)
-        ys.append(y)
-    if not xs:
-        raise datasets.DatasetError(
-            f"The test split {test_split!r} of {config.dataset!r} is empty."
-        )
-    x_test = np.concatenate(xs)
-    return Data(
-        train=train,
-        num_train=num_train,
-        x_test=x_test,
-        y_test=np.concatenate(ys),
-        image_shape=tuple(x_test.shape[1:]),
-        class_names=list(getattr(test, "class_names", None) or []) or None,
-    )
+    return train, _count_examples(train)
 
 
 def _count_examples(dataset):

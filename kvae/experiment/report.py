@@ -196,20 +196,113 @@ def save_model(model, path):
         model.save(tmp)
 
 
-def plot_latent_pca(model, images, labels, path, thumbnails=40):
-    """A PNG of the codes of `images` on their two principal axes.
+# With more classes than tab10 has colours, a few are coloured and the rest
+# drawn grey: a hundred hues cannot be told apart.
+MAX_COLOURED_CLASSES = 10
+DEFAULT_HIGHLIGHTS = 6
+# Images encoded at a time: 8,580 Stanford Dogs at once need gigabytes.
+_ENCODE_BATCH = 256
+
+
+def plot_latent_pca(
+    model,
+    images,
+    labels,
+    path,
+    class_names=None,
+    highlight=None,
+    thumbnails=40,
+):
+    """Writes a PNG of the codes of `images` on their two principal axes.
 
     Each image's posterior mean is projected on the principal axes of all
-    of them; points are coloured by label, and `thumbnails` of the images
-    are drawn at their points.
+    of them, and `thumbnails` of the images are drawn at their points.
+    With at most 10 classes every point is coloured by its class, and the
+    legend names them all. With more (120 dog breeds), only the classes of
+    `highlight` are coloured and named in the legend, by default the 6
+    with the most images here; the other points are small and grey. The
+    file is written atomically; `train_and_evaluate` draws it as
+    `latent_pca.png` when `Config.plots` holds "latent_pca".
+
+    Args:
+        model: a `kvae.VAE` (or any model with `encode`).
+        images: NumPy array `(n, height, width, channels)`.
+        labels: int array `(n,)`, the class of each image.
+        path: str. The PNG to write.
+        class_names: sequence of str or `None`. The name of each label
+            (`kvae.datasets.load(...).class_names`, or `load_test_split`'s);
+            `None` names a class by its label.
+        highlight: sequence of str or `None`. Class names to colour, at
+            most 10, in legend order.
+        thumbnails: int. How many images to draw at their points.
+
+    Returns:
+        The `matplotlib.figure.Figure` written.
+
+    Raises:
+        ValueError: a label without a class name, a `highlight` name that
+            is not a class of these images, or more than 10 of them.
+
+    Example:
+
+    Redrawing the plot of a saved run (here Stanford Dogs), on the test
+    images the run used:
+
+    ```python
+    import keras
+    from kvae import experiment
+
+    config = experiment.Config(
+        dataset="stanford_dogs", manual_dir="data/stanford_dogs"
+    )
+    x, y, names = experiment.load_test_split(config)
+    model = keras.saving.load_model("runs/dogs/model.keras")
+    experiment.plot_latent_pca(
+        model, x, y, "runs/dogs/latent_pca.png", class_names=names
+    )
+    ```
     """
+    figure = latent_pca_figure(
+        model,
+        images,
+        labels,
+        class_names=class_names,
+        highlight=highlight,
+        thumbnails=thumbnails,
+    )
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png")
+    return figure
+
+
+def latent_pca_figure(
+    model, images, labels, class_names=None, highlight=None, thumbnails=40
+):
+    """The figure that `plot_latent_pca` writes (same arguments, less
+    `path`), a `matplotlib.figure.Figure` to show or inspect."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
     from matplotlib.offsetbox import AnnotationBbox
     from matplotlib.offsetbox import OffsetImage
 
-    z_mean, _ = model.encode(images)
-    z = np.asarray(keras.ops.convert_to_numpy(z_mean))
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if labels.shape != (len(images),):
+        raise ValueError(
+            f"labels must be one int per image, shape ({len(images)},); "
+            f"got shape {labels.shape}."
+        )
+    names = _class_names(labels, class_names)
+    coloured = _coloured_classes(labels, names, highlight)
+    z = np.concatenate(
+        [
+            keras.ops.convert_to_numpy(model.encode(batch)[0])
+            for batch in np.array_split(
+                images, max(1, math.ceil(len(images) / _ENCODE_BATCH))
+            )
+        ]
+    ).astype("float32")
     if z.shape[1] >= 2:
         basis = pca_basis(z)
         points = (z - z.mean(axis=0)) @ basis
@@ -217,11 +310,34 @@ def plot_latent_pca(model, images, labels, path, thumbnails=40):
     else:
         points = np.concatenate([z, np.zeros_like(z)], axis=1)
         axes_names = ("z", "")
-    figure = Figure(figsize=(7.0, 6.0), dpi=100)
+    figure = Figure(figsize=(8.6, 6.0), dpi=100)
     ax = figure.add_subplot(1, 1, 1)
-    classes, index = np.unique(np.asarray(labels), return_inverse=True)
-    colors = colormaps["viridis"](np.linspace(0, 1, max(len(classes), 2)))
-    ax.scatter(points[:, 0], points[:, 1], c=colors[index], s=8, alpha=0.6)
+    palette = colormaps["tab10"].colors
+    colour_of = {label: palette[i] for i, label in enumerate(coloured)}
+    shown = np.isin(labels, coloured)
+    if not shown.all():
+        ax.scatter(
+            points[~shown, 0],
+            points[~shown, 1],
+            s=4,
+            color="#c8c8c8",
+            linewidths=0,
+        )
+    # A fixed random order, so that no class hides the others by being
+    # drawn last. A few highlighted classes are drawn over the thumbnails
+    # (zorder 3), outlined, so that no photo hides them.
+    order = np.random.default_rng(0).permutation(np.flatnonzero(shown))
+    few = not shown.all()
+    ax.scatter(
+        points[order, 0],
+        points[order, 1],
+        c=[colour_of[label] for label in labels[order]],
+        s=16 if few else 8,
+        alpha=0.9 if few else 0.6,
+        edgecolors="white",
+        linewidths=0.4 if few else 0,
+        zorder=4 if few else 1,
+    )
     chosen = np.random.default_rng(0).permutation(len(images))[:thumbnails]
     zoom = 32.0 / max(images.shape[1:3])
     for i in chosen:
@@ -234,10 +350,83 @@ def plot_latent_pca(model, images, labels, path, thumbnails=40):
             frameon=False,
         )
         ax.add_artist(box)
+    handles = [
+        Line2D(
+            [],
+            [],
+            linestyle="",
+            marker="o",
+            markersize=6,
+            color=colour_of[label],
+            label=names[label],
+        )
+        for label in coloured
+    ]
+    classes = len(names)
+    ax.legend(
+        handles=handles,
+        title=(
+            None
+            if shown.all()
+            else f"{len(coloured)} of {classes} classes\n(others grey)"
+        ),
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        fontsize=9,
+        title_fontsize=9,
+        handletextpad=0.2,
+    )
     ax.set_xlabel(axes_names[0])
     ax.set_ylabel(axes_names[1])
     ax.set_title(f"latent space, PCA of {len(images)} test images")
     ax.grid(True, color="#e6e6e6", linewidth=0.6)
-    figure.subplots_adjust(left=0.1, right=0.97, bottom=0.09, top=0.93)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png")
+    figure.subplots_adjust(left=0.08, right=0.75, bottom=0.09, top=0.93)
+    return figure
+
+
+def _class_names(labels, class_names):
+    """`{label: name}` for every label in `labels`."""
+    present = np.unique(labels)
+    if class_names is None:
+        return {label: str(label) for label in present}
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            "With class_names, labels must be ints indexing them; got "
+            f"labels of dtype {labels.dtype}."
+        )
+    if present[0] < 0 or present[-1] >= len(class_names):
+        raise ValueError(
+            f"class_names has {len(class_names)} names, but the labels go "
+            f"from {present[0]} to {present[-1]}: give one name per class."
+        )
+    return {label: str(class_names[label]) for label in present}
+
+
+def _coloured_classes(labels, names, highlight):
+    """The labels to colour, in legend order."""
+    if highlight is None:
+        if len(names) <= MAX_COLOURED_CLASSES:
+            return list(names)
+        counts = {label: int(np.sum(labels == label)) for label in names}
+        # The largest first; equal sizes in label order.
+        ranked = sorted(names, key=lambda label: (-counts[label], label))
+        return ranked[:DEFAULT_HIGHLIGHTS]
+    if isinstance(highlight, str):
+        highlight = [highlight]
+    highlight = list(highlight)
+    if not 1 <= len(highlight) <= MAX_COLOURED_CLASSES:
+        raise ValueError(
+            f"highlight names 1 to {MAX_COLOURED_CLASSES} classes to colour "
+            f"(tab10 has 10 colours); got {len(highlight)}."
+        )
+    label_of = {name: label for label, name in names.items()}
+    unknown = [name for name in highlight if name not in label_of]
+    if unknown:
+        known = ", ".join(repr(n) for n in list(label_of)[:8])
+        raise ValueError(
+            f"highlight names {unknown}, which no image here has. The "
+            f"classes of these images are {len(label_of)} names such as "
+            f"{known}."
+        )
+    return [label_of[name] for name in dict.fromkeys(highlight)]

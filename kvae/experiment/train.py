@@ -237,7 +237,11 @@ def train_and_evaluate(config, announce=True):
         return metrics
     if "latent_pca" in config.plots:
         plot_latent_pca(
-            model, data.x_test, data.y_test, os.path.join(out, "latent_pca.png")
+            model,
+            data.x_test,
+            data.y_test,
+            os.path.join(out, "latent_pca.png"),
+            class_names=data.class_names,
         )
     metrics["wall_time_s"] = time.perf_counter() - start
     metrics["files"] = sorted(set(files_written(out)) | {"metrics.json"})

@@ -1,11 +1,14 @@
 from statistics import NormalDist
 
+import keras
 import numpy as np
 import pytest
 
+import kvae
 from kvae.callbacks import SampleGIF
 from kvae.callbacks._frames import LABEL_HEIGHT
 from kvae.callbacks.sample_gif import manifold_grid
+from tests.helpers import to_numpy
 
 
 def test_manifold_grid_with_2d_latent(tmp_path, train, read_gif):
@@ -32,9 +35,120 @@ def test_manifold_grid_spans_gaussian_quantiles():
     np.testing.assert_allclose(manifold_grid(1, 1), [[0.0, 0.0]])
 
 
-def test_fixed_prior_samples_otherwise(tmp_path, train, read_gif):
+class Snapshots(keras.callbacks.Callback):
+    """The SampleGIF's `latent_points` after each of its frames, and the
+    model's `sample_latent(n, seed)` then."""
+
+    def __init__(self, gif):
+        super().__init__()
+        self.gif = gif
+        self.points = []
+        self.draws = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        n = len(self.gif.latent_points)
+        self.points.append(np.array(self.gif.latent_points))
+        self.draws.append(
+            to_numpy(self.model.sample_latent(n, seed=self.gif.seed))
+        )
+
+
+def fit(model, callbacks, images, epochs=3):
+    model.compile(optimizer=keras.optimizers.Adam(0.02))
+    model.fit(
+        images, epochs=epochs, batch_size=16, verbose=0, callbacks=callbacks
+    )
+
+
+def mlp_vae(shape, model_class=kvae.VAE, **kwargs):
+    return model_class(
+        kvae.layers.MLPEncoder(3, hidden_units=(32,)),
+        kvae.layers.MLPDecoder(output_shape=shape, hidden_units=(32,)),
+        image_metrics=False,
+        seed=1,
+        **kwargs,
+    )
+
+
+def test_standard_normal_prior_gives_fixed_draws(tmp_path, images, read_gif):
+    gif = SampleGIF(tmp_path, grid_size=10, seed=3)
+    snapshots = Snapshots(gif)
+    fit(mlp_vae(images.shape[1:]), [gif, snapshots], images)
+    points = snapshots.points
+    assert points[0].shape == (100, 3)
+    # The same points at every frame: the prior does not change.
+    np.testing.assert_array_equal(points[0], points[1])
+    np.testing.assert_array_equal(points[0], points[2])
+    np.testing.assert_allclose(points[0], snapshots.draws[0])
+    assert abs(points[0].mean()) < 0.25
+    assert 0.8 < points[0].std() < 1.2
+    frames, _ = read_gif(tmp_path / "samples.gif")
+    assert len(frames) == 3
+    assert not np.array_equal(frames[0], frames[2])
+
+
+def test_a_learned_prior_is_sampled_as_it_moves(tmp_path, images):
+    model = mlp_vae(
+        images.shape[1:],
+        prior=kvae.priors.MixtureOfGaussians(num_components=2),
+    )
+    model.build(images.shape)
+    # Two components far from N(0, I): means 5 and 9, equal weights.
+    means = np.stack([np.full(3, 5.0), np.full(3, 9.0)]).astype("float32")
+    model.prior.means.assign(means)
+    gif = SampleGIF(tmp_path, grid_size=10, seed=3)
+    snapshots = Snapshots(gif)
+    fit(model, [gif, snapshots], images)
+    points, draws = snapshots.points, snapshots.draws
+    # Each frame decodes the prior's draws with the callback's seed, from
+    # the prior of that moment.
+    for frame, draw in zip(points, draws):
+        np.testing.assert_allclose(frame, draw, rtol=1e-6, atol=1e-6)
+    assert abs(points[-1].mean() - 7.0) < 1.0
+    # Every point near one of the two components.
+    distance = np.abs(points[-1][:, None, :] - means[None]).max(-1).min(-1)
+    assert distance.max() < 5.0
+    # The prior moved a little during training, and its draws with it: the
+    # same noise, moved, not new draws. A draw switches component only
+    # where the changed mixture weights tip its choice.
+    moved = np.abs(points[-1] - points[0]).max(-1)
+    assert moved.max() > 0
+    assert np.mean(moved < 0.5) > 0.8
+
+
+@pytest.mark.slow
+def test_hierarchical_vae_draws_its_top_level(tmp_path, images):
+    shape = images.shape[1:]
+    model = kvae.HierarchicalVAE(
+        kvae.layers.LadderEncoder((4, 3), filters=(4, 8), dense_units=16),
+        kvae.layers.LadderDecoder(
+            (4, 3), shape, hidden_units=8, filters=(8, 4), dense_units=16
+        ),
+        prior=kvae.priors.MixtureOfGaussians(num_components=2),
+        image_metrics=False,
+        seed=0,
+    )
+    gif = SampleGIF(tmp_path, grid_size=2, seed=4)
+    snapshots = Snapshots(gif)
+    fit(model, [gif, snapshots], images, epochs=1)
+    assert snapshots.points[0].shape == (4, 3)
+    np.testing.assert_allclose(
+        snapshots.points[0], snapshots.draws[0], rtol=1e-6, atol=1e-6
+    )
+
+
+class NoPriorVAE(kvae.VAE):
+    """A model without `sample_latent`, as a user's own model may be."""
+
+    sample_latent = None
+
+
+def test_models_without_a_prior_get_fixed_normal_draws(
+    tmp_path, images, read_gif
+):
+    model = mlp_vae(images.shape[1:], model_class=NoPriorVAE)
     callback = SampleGIF(tmp_path, grid_size=2, every_n_batches=2, seed=3)
-    train([callback], epochs=1, latent_dim=3)
+    fit(model, [callback], images, epochs=1)
     assert callback.latent_points.shape == (4, 3)
     expected = np.random.default_rng(3).standard_normal((4, 3))
     np.testing.assert_allclose(callback.latent_points, expected, rtol=1e-6)
@@ -60,6 +174,9 @@ def test_bad_input(tmp_path):
         SampleGIF(tmp_path, every_n_batches=1.5)
     with pytest.raises(ValueError, match="filename"):
         SampleGIF(tmp_path, filename="sub/samples.gif")
+    for seed in (None, -1, 1.5):
+        with pytest.raises(ValueError, match="seed"):
+            SampleGIF(tmp_path, seed=seed)
     (tmp_path / "a_file").write_text("")
     with pytest.raises(ValueError, match="Cannot write to the output folder"):
         SampleGIF(tmp_path / "a_file")
