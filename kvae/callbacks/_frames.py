@@ -163,6 +163,21 @@ def label_strip(label, title, width, grayscale):
     return caption(texts, width, grayscale=grayscale)
 
 
+def legend_dot(color, label, size):
+    """A legend handle: one round marker of `color`, named `label`."""
+    from matplotlib.lines import Line2D
+
+    return Line2D(
+        [],
+        [],
+        linestyle="",
+        marker="o",
+        markersize=size,
+        color=color,
+        label=label,
+    )
+
+
 def render(figure):
     """Draws a matplotlib `Figure` off-screen to an RGB byte array."""
     canvas = FigureCanvasAgg(figure)
@@ -187,6 +202,8 @@ _GRAY_PALETTE = [
     for i in range(GRAY_LEVELS)
     for _ in "rgb"
 ]
+
+
 def to_palette_image(frame):
     """Bytes `(h, w)` or `(h, w, 3)` -> a Pillow palette ("P") image.
 

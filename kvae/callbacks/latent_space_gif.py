@@ -1,7 +1,6 @@
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from kvae.callbacks import _base
@@ -211,15 +210,7 @@ class LatentSpaceGIF(_base.GIFCallback):
         )
         if len(classes) <= 20:
             handles = [
-                Line2D(
-                    [],
-                    [],
-                    linestyle="",
-                    marker="o",
-                    markersize=5,
-                    color=palette[i],
-                    label=self._class_name(c),
-                )
+                _frames.legend_dot(palette[i], self._class_name(c), size=5)
                 for i, c in enumerate(classes)
             ]
             ax.legend(

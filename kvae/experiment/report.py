@@ -10,6 +10,7 @@ import statistics
 import keras
 import numpy as np
 
+from kvae.callbacks._frames import legend_dot
 from kvae.experiment.errors import RunError
 from kvae.utils import atomic_path
 from kvae.utils import environment
@@ -282,7 +283,6 @@ def latent_pca_figure(
     `path`), a `matplotlib.figure.Figure` to show or inspect."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
     from matplotlib.offsetbox import AnnotationBbox
     from matplotlib.offsetbox import OffsetImage
 
@@ -351,15 +351,7 @@ def latent_pca_figure(
         )
         ax.add_artist(box)
     handles = [
-        Line2D(
-            [],
-            [],
-            linestyle="",
-            marker="o",
-            markersize=6,
-            color=colour_of[label],
-            label=names[label],
-        )
+        legend_dot(colour_of[label], names[label], size=6)
         for label in coloured
     ]
     classes = len(names)
