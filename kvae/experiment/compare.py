@@ -19,7 +19,7 @@ from kvae.utils import write_json
 from kvae.utils import write_text
 
 OUTPUTS = {
-    "comparison.md": "the table below",
+    "comparison.md": "the table above",
     "comparison.png": "test and train -ELBO and KL per epoch, one colour "
     "per run",
     "comparison.json": "the rows of the table, as numbers",
@@ -87,7 +87,13 @@ def compare_runs(run_dirs, out, names=None, overwrite=False, announce=True):
         announce: bool. Print the table and the files written.
 
     Returns:
-        list of dicts: the rows, as written to comparison.json.
+        list of dicts: the rows, as written to comparison.json: `name`,
+        `run_dir`, `model`, `prior`, `objective` (as in the table),
+        `epochs`, `dataset`, `test_set`, `test_examples`,
+        `negative_elbo`, `kl_loss`, `kl_levels` (the KL of each level,
+        bottom first, or `None`), `iwae_nll`, `iwae_samples`,
+        `iwae_examples`, `fit_min`, `epoch_s`, `train_img_per_s`,
+        `backend` and `precision`; a number a run lacks is `None`.
 
     Raises:
         RunError: no run folders, a folder that does not exist or holds
@@ -263,19 +269,23 @@ def _read_run(run_dir):
             f"The run folder {run_dir!r} does not exist: give the --out of "
             "a finished run."
         )
+    for name, why in (
+        (
+            "metrics.json",
+            "is not a finished run: it has no metrics.json (metrics.json is "
+            "written when training and evaluation finish). Wait for the run "
+            "to end, or run it again.",
+        ),
+        (
+            "history.csv",
+            "has no history.csv (the losses per epoch that the figure "
+            "draws): compare runs written by kvae's recipes.",
+        ),
+    ):
+        if not os.path.isfile(os.path.join(run_dir, name)):
+            raise RunError(f"{run_dir!r} {why}")
     metrics_path = os.path.join(run_dir, "metrics.json")
-    if not os.path.isfile(metrics_path):
-        raise RunError(
-            f"{run_dir!r} is not a finished run: it has no metrics.json "
-            "(metrics.json is written when training and evaluation "
-            "finish). Wait for the run to end, or run it again."
-        )
     history_path = os.path.join(run_dir, "history.csv")
-    if not os.path.isfile(history_path):
-        raise RunError(
-            f"{run_dir!r} has no history.csv (the losses per epoch that the "
-            "figure draws): compare runs written by kvae's recipes."
-        )
     try:
         with open(metrics_path, encoding="utf-8") as f:
             metrics = json.load(f)

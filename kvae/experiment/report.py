@@ -73,8 +73,7 @@ def prepare_output(path, overwrite=False, outputs=None):
         raise RunError(
             f"The output folder {path!r} holds a previous run's files "
             f"({', '.join(previous)}). Give another --out, or --overwrite "
-            "to delete them and write it again (Config(overwrite=True), "
-            "or overwrite=True in Python)."
+            "(overwrite=True in Python) to delete them first."
         )
     for name in previous:
         target = os.path.join(path, name)
