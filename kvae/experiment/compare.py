@@ -193,6 +193,7 @@ def comparison_figure(histories):
     from matplotlib import colormaps
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
     palette = colormaps["tab10" if len(histories) <= 10 else "tab20"].colors
     figure = Figure(figsize=FIGURE_SIZE, dpi=FIGURE_DPI)
@@ -207,6 +208,7 @@ def comparison_figure(histories):
                 ax.plot(epochs, values, style, color=color, linewidth=width)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=8)
         ax.grid(True, color="#e6e6e6", linewidth=0.6)
     handles = [
