@@ -174,7 +174,11 @@ def comparison_table(rows):
             f"**The runs differ in {', '.join(differ)}**: their numbers "
             "are not measured alike, so compare them with care.",
         ]
-    cells = [{**row, "kl": _kl_cell(row)} for row in rows]
+    # A "|" in a name would end its cell.
+    cells = [
+        {**row, "name": row["name"].replace("|", "\\|"), "kl": _kl_cell(row)}
+        for row in rows
+    ]
     lines += ["", markdown_table(cells, _COLUMNS)]
     return "\n".join(lines)
 
