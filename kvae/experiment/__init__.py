@@ -31,12 +31,14 @@ half-written one.
 One job per module: `config` (the `Config` fields), `flags` (the command
 line derived from them), `data` (what a run trains and tests on),
 `callbacks` (timer, GIFs, plots, TensorBoard), `train` (model, optimizer,
-`train_and_evaluate`), `report` (metrics.json, summaries, plots) and
-`studies` (`run_latent_study`, `compare_backends`). `load_test_split` and
-`plot_latent_pca` redraw a saved run's latent plot (see
-`plot_latent_pca`).
+`train_and_evaluate`), `report` (metrics.json, summaries, plots),
+`studies` (`run_latent_study`, `compare_backends`) and `compare`
+(`compare_runs`: finished runs in one table and one figure).
+`load_test_split` and `plot_latent_pca` redraw a saved run's latent plot
+(see `plot_latent_pca`).
 """
 
+from kvae.experiment.compare import compare_runs
 from kvae.experiment.config import Config
 from kvae.experiment.data import load_test_split
 from kvae.experiment.errors import RunError
@@ -52,6 +54,7 @@ __all__ = [
     "RunError",
     "cli",
     "compare_backends",
+    "compare_runs",
     "load_test_split",
     "parse_args",
     "plot_latent_pca",

@@ -31,14 +31,22 @@ FILE_DESCRIPTIONS = {
 }
 
 
-def prepare_output(path, overwrite=False):
+def prepare_output(path, overwrite=False, outputs=None):
     """Makes `path` a writable folder that holds no other run's files.
 
     The folder (and its parents) is created if needed. Temporary files a
     killed run left (see `kvae.utils.files`) are deleted. A folder that
-    holds files of a previous run (`FILE_DESCRIPTIONS`) is refused, so
-    that it never mixes two runs, unless `overwrite` is true: those files
-    are then deleted first. Other files are left alone.
+    holds files of a previous run (`outputs`, by default a recipe run's
+    `FILE_DESCRIPTIONS`) is refused, so that it never mixes two runs,
+    unless `overwrite` is true: those files are then deleted first. Other
+    files are left alone.
+
+    Args:
+        path: str. The output folder.
+        overwrite: bool. Delete a previous run's files instead of
+            refusing the folder.
+        outputs: collection of str or `None`. The file names the caller
+            writes; `None` for a recipe run's (`FILE_DESCRIPTIONS`).
 
     Returns:
         list of str: the names of the previous run's files deleted.
@@ -60,12 +68,12 @@ def prepare_output(path, overwrite=False):
             "--out or change its permissions."
         )
     remove_partial_files(path)
-    previous = files_written(path)
+    previous = files_written(path, outputs)
     if previous and not overwrite:
         raise RunError(
             f"The output folder {path!r} holds a previous run's files "
             f"({', '.join(previous)}). Give another --out, or --overwrite "
-            "to delete them and train again (Config(overwrite=True))."
+            "(overwrite=True in Python) to delete them first."
         )
     for name in previous:
         target = os.path.join(path, name)
@@ -130,13 +138,11 @@ def run_metrics(config, data, test, epoch_seconds, fit_seconds, precision):
     return metrics
 
 
-def files_written(out):
-    """The names in `out` that a run writes, sorted."""
-    return sorted(
-        f
-        for f in os.listdir(out)
-        if f in FILE_DESCRIPTIONS
-    )
+def files_written(out, outputs=None):
+    """The names in `out` that a run writes (`outputs`, by default
+    `FILE_DESCRIPTIONS`), sorted."""
+    outputs = FILE_DESCRIPTIONS if outputs is None else outputs
+    return sorted(f for f in os.listdir(out) if f in outputs)
 
 
 def summary_text(out, metrics):

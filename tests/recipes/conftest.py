@@ -14,7 +14,7 @@ RECIPES = os.path.join(
 )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def load_recipe():
     """`load_recipe("kmnist")`: the recipe script as a module."""
 
