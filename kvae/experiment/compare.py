@@ -187,6 +187,10 @@ def comparison_figure(histories):
     """The figure of comparison.png: test (solid) and train (dashed)
     -ELBO and KL per epoch, one colour per run.
 
+    The -ELBO axis spans the values from the second epoch on: the first
+    epoch's (often twice the final ones) would flatten the end of the
+    curves, where the runs differ.
+
     Args:
         histories: dict. Run name to its history.csv columns (name to a
             list of floats).
@@ -204,12 +208,18 @@ def comparison_figure(histories):
     axes = figure.subplots(1, 2)
     panels = (("-ELBO (nats)", _negative_elbo), ("KL (nats)", _kl))
     for ax, (title, curve) in zip(axes, panels):
+        later = []
         for i, history in enumerate(histories.values()):
             color = palette[i % len(palette)]
             for prefix, style, width in (("val_", "-", 1.8), ("", "--", 1.0)):
                 values = curve(history, prefix)
                 epochs = np.arange(1, len(values) + 1)
                 ax.plot(epochs, values, style, color=color, linewidth=width)
+                later.extend(values[1:])
+        if curve is _negative_elbo and later:
+            low, high = min(later), max(later)
+            pad = 0.05 * (high - low) or 1.0
+            ax.set_ylim(low - pad, high + pad)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch", fontsize=9)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -139,6 +139,22 @@ def test_figure_draws_the_elbo_not_the_iwae_loss(runs):
 
 
 @pytest.mark.slow
+def test_elbo_axis_spans_the_epochs_after_the_first(runs):
+    histories = {name: _history(folder) for name, folder in runs.items()}
+    figure = compare.comparison_figure(histories)
+    low, high = figure.axes[0].get_ylim()
+    elbos = [
+        h[p + "reconstruction_loss"] + h[p + "kl_loss"]
+        for h in histories.values()
+        for p in ("", "val_")
+    ]
+    later = np.concatenate([e[1:] for e in elbos])
+    assert low < later.min() and later.max() < high
+    # The first epoch's train -ELBO, far above, is cut off.
+    assert max(e[0] for e in elbos) > high
+
+
+@pytest.mark.slow
 def test_runs_measured_differently_are_flagged(runs, tmp_path):
     # The ladder run as if evaluated again with k=16 on 64 test images.
     other = tmp_path / "ladder_k16"
