@@ -1,19 +1,16 @@
-import gzip
-import os
-
 import keras
 import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio
 
 from kvae.metrics import PSNR
+from tests.helpers import mnist_images
+from tests.metrics.checks import check_inside_compiled_evaluate
+from tests.metrics.checks import check_stateless_update
 
 
 def _mnist_test_images(shared_data, n):
-    path = os.path.join(shared_data, "mnist", "t10k-images-idx3-ubyte.gz")
-    with gzip.open(path) as f:
-        data = np.frombuffer(f.read(), np.uint8, offset=16)
-    return data.reshape(-1, 28, 28)[:n].astype("float32") / 255.0
+    return mnist_images(shared_data, n, split="test")[..., 0]
 
 
 def _perturbed(x, seed=0):
@@ -68,37 +65,15 @@ def test_sample_weight_and_reset():
 def test_inside_compiled_evaluate(shared_data):
     x = _mnist_test_images(shared_data, 40)[..., None]
     y = _perturbed(x)
-    model = keras.Sequential(
-        [keras.Input((28, 28, 1)), keras.layers.Identity()]
-    )
-    model.compile(loss="mse", metrics=[PSNR()])
-    logs = model.evaluate(y, x, batch_size=16, verbose=0, return_dict=True)
-    np.testing.assert_allclose(
-        logs["psnr"], _skimage_psnr(x[..., 0], y[..., 0]), atol=1e-3
-    )
+    expected = _skimage_psnr(x[..., 0], y[..., 0])
+    check_inside_compiled_evaluate(PSNR(), x, y, expected)
 
 
 def test_stateless_update_in_a_jitted_step(shared_data):
-    # How kvae.VAE updates the metric under JAX: a pure function of the
-    # metric's variables, inside jax.jit. Elsewhere the same call runs
-    # eagerly.
     x = _mnist_test_images(shared_data, 24)[..., None]
     y = _perturbed(x)
-    metric = PSNR()
-    update = metric.stateless_update_state
-    if keras.backend.backend() == "jax":
-        import jax
-
-        update = jax.jit(update)
-    state = [v.value for v in metric.variables]
-    state = update(state, x[:16], y[:16])
-    state = update(state, x[16:], y[16:])
-    np.testing.assert_allclose(
-        float(metric.stateless_result(state)),
-        _skimage_psnr(x[..., 0], y[..., 0]),
-        atol=1e-3,
-    )
-    assert float(metric.result()) == 0.0  # the metric itself is untouched
+    expected = _skimage_psnr(x[..., 0], y[..., 0])
+    check_stateless_update(PSNR(), x, y, expected)
 
 
 def test_config_round_trip():
