@@ -285,23 +285,23 @@ def _read_run(run_dir):
             f"The run folder {run_dir!r} does not exist: give the --out of "
             "a finished run."
         )
-    for name, why in (
+    metrics_path = os.path.join(run_dir, "metrics.json")
+    history_path = os.path.join(run_dir, "history.csv")
+    for path, why in (
         (
-            "metrics.json",
+            metrics_path,
             "is not a finished run: it has no metrics.json (metrics.json is "
             "written when training and evaluation finish). Wait for the run "
             "to end, or run it again.",
         ),
         (
-            "history.csv",
+            history_path,
             "has no history.csv (the losses per epoch that the figure "
             "draws): compare runs written by kvae's recipes.",
         ),
     ):
-        if not os.path.isfile(os.path.join(run_dir, name)):
+        if not os.path.isfile(path):
             raise RunError(f"{run_dir!r} {why}")
-    metrics_path = os.path.join(run_dir, "metrics.json")
-    history_path = os.path.join(run_dir, "history.csv")
     try:
         with open(metrics_path, encoding="utf-8") as f:
             metrics = json.load(f)
@@ -344,6 +344,7 @@ def _row(name, run_dir, metrics):
         if k.startswith("kl_loss_") and k.rsplit("_", 1)[1].isdigit()
     )
     fit_s = metrics.get("fit_time_s")
+    dataset = metrics.get("dataset", config["dataset"])
     return {
         "name": name,
         "run_dir": os.path.abspath(run_dir),
@@ -351,11 +352,8 @@ def _row(name, run_dir, metrics):
         "prior": _prior(config),
         "objective": _objective(config),
         "epochs": metrics.get("epochs", config["epochs"]),
-        "dataset": metrics.get("dataset", config["dataset"]),
-        "test_set": (
-            f"{metrics.get('dataset', config['dataset'])} "
-            f"{metrics.get('test_split', 'n/a')}"
-        ),
+        "dataset": dataset,
+        "test_set": f"{dataset} {metrics.get('test_split', 'n/a')}",
         "test_examples": metrics.get("test_examples"),
         "negative_elbo": metrics["negative_elbo"],
         "kl_loss": metrics["kl_loss"],
