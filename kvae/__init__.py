@@ -19,6 +19,7 @@ from kvae import layers
 from kvae import metrics
 from kvae import precision
 from kvae import priors
+from kvae import samplers
 from kvae.hierarchical_vae import HierarchicalVAE
 from kvae.loading import load_model
 from kvae.vae import VAE
@@ -37,4 +38,5 @@ __all__ = [
     "metrics",
     "precision",
     "priors",
+    "samplers",
 ]

@@ -191,7 +191,7 @@ class HierarchicalVAE(VAE):
         )
         return ops.cast(mean, "float32"), ops.cast(log_var, "float32")
 
-    def sample(self, n, seed=None):
+    def sample(self, n, seed=None, temperature=1.0):
         """Draws `n` images from the generative model: the top code from
         the prior, each lower one from its conditional prior.
 
@@ -199,6 +199,8 @@ class HierarchicalVAE(VAE):
             n: int. Number of images.
             seed: int or `None`. With `None`, the model's own sampling
                 `SeedGenerator` advances, so each call gives new images.
+            temperature: float. Scales the standard deviation of every
+                level's draw (NVAE's temperature).
 
         Returns:
             Tensor `(n, *image_shape)` of mean images.
@@ -206,8 +208,8 @@ class HierarchicalVAE(VAE):
         generator = self.sample_seed_generator
         if seed is not None:
             generator = keras.random.SeedGenerator(seed)
-        z = self.sample_latent(n, generator)
-        eps = keras.random.normal(
+        z = self.sample_latent(n, generator, temperature)
+        eps = temperature * keras.random.normal(
             (int(n), sum(self.level_dims()[:-1])), seed=generator
         )
         return self.inference_function("generate", self._generate)(z, eps)

@@ -6,6 +6,7 @@ from keras import ops
 
 from kvae import elbo
 from kvae.backend import compile_inference
+from kvae.model_args import check_temperature
 
 
 class InferenceMixin:
@@ -44,20 +45,22 @@ class InferenceMixin:
         x = self._prepare_images(x)
         return self.inference_function("reconstruct", self.call)(x)
 
-    def sample(self, n, seed=None):
+    def sample(self, n, seed=None, temperature=1.0):
         """Decodes `n` draws from the prior `p(z)`.
 
         Args:
             n: int. Number of images.
             seed: int or `None`. With `None`, the model's own sampling
                 `SeedGenerator` advances, so each call gives new images.
+            temperature: float. Scales the prior's standard deviation
+                (below 1 trades diversity for fidelity, as in NVAE).
 
         Returns:
             Tensor `(n, *image_shape)` of mean images.
         """
-        return self.decode(self.sample_latent(n, seed))
+        return self.decode(self.sample_latent(n, seed, temperature))
 
-    def sample_latent(self, n, seed=None):
+    def sample_latent(self, n, seed=None, temperature=1.0):
         """Draws `n` latent codes from the prior `p(z)`, as `decode` takes
         them (the top level's in a hierarchical model).
 
@@ -70,14 +73,18 @@ class InferenceMixin:
             n: int. Number of codes.
             seed: int, `keras.random.SeedGenerator` or `None`. With `None`,
                 the model's own sampling `SeedGenerator` advances.
+            temperature: float. Scales the prior's standard deviation.
 
         Returns:
             float32 tensor `(n, latent_dim)`.
         """
         self.check_sample_count(n)
+        temperature = check_temperature(temperature)
         if seed is None:
             seed = self.sample_seed_generator
-        return ops.stop_gradient(self.prior.sample(int(n), seed))
+        return ops.stop_gradient(
+            self.prior.sample(int(n), seed, temperature=temperature)
+        )
 
     def check_sample_count(self, n):
         """Raises unless the model is built and `n` is a positive int."""

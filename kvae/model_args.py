@@ -94,6 +94,22 @@ def check_free_bits(free_bits, objective):
         )
 
 
+def check_temperature(temperature):
+    """`temperature` as a float, or `ValueError` unless it is a positive,
+    finite number (the sampling temperature of the models and samplers)."""
+    if (
+        isinstance(temperature, bool)
+        or not is_number(temperature)
+        or not np.isfinite(temperature)
+        or temperature <= 0
+    ):
+        raise ValueError(
+            "temperature must be a positive number (1 draws from the "
+            f"density itself; 0.5 to 1 is usual), got {temperature!r}."
+        )
+    return float(temperature)
+
+
 def check_sigma(sigma):
     """`sigma` is positive, `"learned"` or `"optimal"`."""
     if not (

@@ -9,16 +9,38 @@
   of any `keras.Model` you pass.
 """
 
+from kvae.evaluation.classifier import train_feature_classifier
+from kvae.evaluation.features import Features
+from kvae.evaluation.features import extract_features
+from kvae.evaluation.features import feature_extractor
+from kvae.evaluation.features import random_features
 from kvae.evaluation.likelihood import evaluate
 from kvae.evaluation.likelihood import evaluate_logs
 from kvae.evaluation.likelihood import importance_weighted_nll
 from kvae.evaluation.likelihood import log_importance_weights
 from kvae.evaluation.likelihood import negative_elbo
+from kvae.evaluation.sample_quality import PrecisionRecall
+from kvae.evaluation.sample_quality import Score
+from kvae.evaluation.sample_quality import frechet_distance
+from kvae.evaluation.sample_quality import kernel_distance
+from kvae.evaluation.sample_quality import precision_recall
+from kvae.evaluation.sample_quality import sample_scores
 
 __all__ = [
+    "Features",
+    "PrecisionRecall",
+    "Score",
     "evaluate",
     "evaluate_logs",
+    "extract_features",
+    "feature_extractor",
+    "frechet_distance",
     "importance_weighted_nll",
+    "kernel_distance",
     "log_importance_weights",
     "negative_elbo",
+    "precision_recall",
+    "random_features",
+    "sample_scores",
+    "train_feature_classifier",
 ]

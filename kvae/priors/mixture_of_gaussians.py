@@ -81,7 +81,7 @@ class MixtureOfGaussians(Prior):
             log_weights,
         )
 
-    def sample(self, n, seed):
+    def sample(self, n, seed, temperature=1.0):
         component_seed, noise_seed = split_seed(seed)
         logits = ops.cast(self.logits, "float32")
         components = keras.random.categorical(
@@ -92,7 +92,7 @@ class MixtureOfGaussians(Prior):
             ops.cast(self.log_vars, "float32"), components, axis=0
         )
         eps = keras.random.normal(ops.shape(means), seed=noise_seed)
-        return means + ops.exp(0.5 * log_vars) * eps
+        return means + temperature * ops.exp(0.5 * log_vars) * eps
 
     def get_config(self):
         config = super().get_config()

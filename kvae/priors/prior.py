@@ -48,8 +48,9 @@ class Prior(keras.layers.Layer):
             f"{type(self).__name__} must implement log_prob(z)."
         )
 
-    def sample(self, n, seed):
-        """`n` draws `(n, latent_dim)`; `seed` is an int or a
+    def sample(self, n, seed, temperature=1.0):
+        """`n` draws `(n, latent_dim)`, each component's standard
+        deviation scaled by `temperature`; `seed` is an int or a
         `keras.random.SeedGenerator`."""
         raise NotImplementedError(
             f"{type(self).__name__} must implement sample(n, seed)."

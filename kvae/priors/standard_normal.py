@@ -31,8 +31,10 @@ class StandardNormal(Prior):
         z = ops.convert_to_tensor(z, dtype="float32")
         return -ops.sum(_HALF_LOG_TWO_PI + 0.5 * ops.square(z), axis=-1)
 
-    def sample(self, n, seed):
-        return keras.random.normal((int(n), self.latent_dim), seed=seed)
+    def sample(self, n, seed, temperature=1.0):
+        return temperature * keras.random.normal(
+            (int(n), self.latent_dim), seed=seed
+        )
 
     def kl_divergence(self, z_mean, z_log_var, z):
         z_mean = ops.convert_to_tensor(z_mean, dtype="float32")

@@ -140,7 +140,7 @@ class VampPrior(Prior):
         log_weight = -math.log(self.num_components)
         return mixture_log_prob(z, means, log_vars, log_weight)
 
-    def sample(self, n, seed):
+    def sample(self, n, seed, temperature=1.0):
         component_seed, noise_seed = split_seed(seed)
         means, log_vars = self.components()
         components = keras.random.randint(
@@ -149,7 +149,7 @@ class VampPrior(Prior):
         means = ops.take(means, components, axis=0)
         log_vars = ops.take(log_vars, components, axis=0)
         eps = keras.random.normal(ops.shape(means), seed=noise_seed)
-        return means + ops.exp(0.5 * log_vars) * eps
+        return means + temperature * ops.exp(0.5 * log_vars) * eps
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,35 @@
+"""Samplers fitted after training: new latent codes drawn from a density
+fitted to the training images' codes instead of the prior.
+
+Many VAEs generate far better this way: the posterior codes of the data do
+not fill the prior, so decoding prior draws lands where no image was
+encoded. Fit a sampler with one call and draw decoded images with
+`sample(n, seed)`:
+
+```python
+sampler = kvae.samplers.GaussianMixtureSampler(num_components=10)
+sampler.fit(model, x_train)
+images = sampler.sample(64, seed=0)
+sampler.save("sampler.npz")
+sampler = kvae.samplers.load_sampler("sampler.npz", model)
+```
+
+- `GaussianMixtureSampler`: a full-covariance Gaussian mixture on the
+  posterior means (Ghosh et al., 2020).
+- `TwoStageSampler`: a second, small `kvae.VAE` trained on the codes (Dai
+  and Wipf, 2019).
+"""
+
+from kvae.samplers.gaussian_mixture_sampler import GaussianMixtureSampler
+from kvae.samplers.sampler import Sampler
+from kvae.samplers.sampler import load_sampler
+from kvae.samplers.sampler import training_codes
+from kvae.samplers.two_stage_sampler import TwoStageSampler
+
+__all__ = [
+    "GaussianMixtureSampler",
+    "Sampler",
+    "TwoStageSampler",
+    "load_sampler",
+    "training_codes",
+]

@@ -1,0 +1,161 @@
+"""`TwoStageSampler`: a second VAE trained on the first one's codes."""
+
+import keras
+
+from kvae.samplers.sampler import Sampler
+from kvae.samplers.sampler import decode_codes
+
+
+class TwoStageSampler(Sampler):
+    """A second, small `kvae.VAE` that learns the density of the codes.
+
+    Dai and Wipf's two-stage VAE: the first VAE's codes do not fill its
+    prior, but a second VAE trained on those codes (standardised per
+    dimension) can fill its own, because codes are low-dimensional and
+    smooth. Sampling draws `u ~ N(0, temperature^2 I)`, decodes it with the
+    second VAE into a code, and decodes that with the first. The second VAE
+    is kvae's own model on a new kind of data: `MLPEncoder` and
+    `MLPDecoder` layers, a Gaussian likelihood with the "optimal" sigma
+    (the reference learns sigma too, so the second stage can fit the
+    codes closely), trained with `fit`.
+
+    Args:
+        latent_dim: int or `None`. The second VAE's latent size (`None`:
+            the first VAE's, as in the reference).
+        hidden_units: tuple of int. Hidden layers of the second VAE's
+            encoder and decoder.
+        epochs: int. Training epochs of the second VAE.
+        batch_size: int. Its batch size.
+        learning_rate: float. Its Adam learning rate.
+        temperature, seed: see `kvae.samplers.Sampler`.
+
+    Attributes:
+        second_stage: the trained second `kvae.VAE` (after `fit`).
+        history: its Keras training history dict.
+
+    Example:
+
+    ```python
+    sampler = kvae.samplers.TwoStageSampler(epochs=50).fit(model, x_train)
+    images = sampler.sample(64, seed=0)
+    ```
+
+    Reference:
+    - [Dai and Wipf, 2019](https://arxiv.org/abs/1903.05789)
+    """
+
+    def __init__(
+        self,
+        latent_dim=None,
+        hidden_units=(512, 512),
+        epochs=50,
+        batch_size=128,
+        learning_rate=1e-3,
+        temperature=1.0,
+        seed=0,
+    ):
+        super().__init__(temperature=temperature, seed=seed)
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or (
+                value < 1
+            ):
+                raise ValueError(
+                    f"{name} must be a positive int, got {value!r}."
+                )
+        self.second_latent_dim = (
+            None if latent_dim is None else int(latent_dim)
+        )
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.epochs = int(epochs)
+        self.batch_size = int(batch_size)
+        self.learning_rate = float(learning_rate)
+        self.second_stage = None
+        self.history = None
+
+    @classmethod
+    def constructor_args(cls, config):
+        return {
+            "latent_dim": config["second_latent_dim"],
+            "hidden_units": tuple(config["hidden_units"]),
+            "epochs": config["epochs"],
+            "batch_size": config["batch_size"],
+            "learning_rate": config["learning_rate"],
+            "temperature": config["temperature"],
+            "seed": config["seed"],
+        }
+
+    def fit_codes(self, codes, verbose):
+        from kvae import layers
+        from kvae.vae import VAE
+
+        self.shift = codes.mean(axis=0)
+        self.scale = codes.std(axis=0) + 1e-6
+        standardised = ((codes - self.shift) / self.scale).astype("float32")
+        latent_dim = self.second_latent_dim or codes.shape[1]
+        self.second_latent_dim = latent_dim
+        self.second_stage = VAE(
+            layers.MLPEncoder(latent_dim, hidden_units=self.hidden_units),
+            layers.MLPDecoder(
+                output_shape=(codes.shape[1],),
+                hidden_units=self.hidden_units[::-1],
+            ),
+            likelihood="gaussian",
+            sigma="optimal",
+            image_metrics=False,
+            seed=self.seed,
+            name="two_stage_vae",
+        )
+        self.second_stage.compile(
+            optimizer=keras.optimizers.Adam(self.learning_rate)
+        )
+        history = self.second_stage.fit(
+            standardised,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            verbose=1 if verbose in (1, "auto") else 0,
+        )
+        self.history = history.history
+
+    def draw(self, n, rng, temperature):
+        u = temperature * rng.standard_normal((n, self.second_latent_dim))
+        standardised = decode_codes(self.second_stage, u.astype("float32"))
+        return standardised * self.scale + self.shift
+
+    def state(self):
+        config = {
+            "second_latent_dim": self.second_latent_dim,
+            "hidden_units": list(self.hidden_units),
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+        }
+        weights = self.second_stage.get_weights()
+        arrays = {"shift": self.shift, "scale": self.scale}
+        arrays.update({f"weight_{i}": w for i, w in enumerate(weights)})
+        config["num_weights"] = len(weights)
+        return config, arrays
+
+    def set_state(self, config, arrays):
+        self.shift = arrays["shift"]
+        self.scale = arrays["scale"]
+        from kvae import layers
+        from kvae.vae import VAE
+
+        self.second_stage = VAE(
+            layers.MLPEncoder(
+                self.second_latent_dim, hidden_units=self.hidden_units
+            ),
+            layers.MLPDecoder(
+                output_shape=(len(self.shift),),
+                hidden_units=self.hidden_units[::-1],
+            ),
+            likelihood="gaussian",
+            sigma="optimal",
+            image_metrics=False,
+            seed=self.seed,
+            name="two_stage_vae",
+        )
+        self.second_stage.build((None, len(self.shift)))
+        self.second_stage.set_weights(
+            [arrays[f"weight_{i}"] for i in range(config["num_weights"])]
+        )
