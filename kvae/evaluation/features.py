@@ -141,7 +141,7 @@ def feature_extractor(model, layer_name="features"):
     if layer_name not in names:
         return model
     return keras.Model(
-        model.inputs, model.get_layer(layer_name).output, name=model.name
+        model.input, model.get_layer(layer_name).output, name=model.name
     )
 
 
@@ -187,6 +187,7 @@ def extract_features(
     progress = None
     for index, batch in enumerate(batches):
         _check_batch(batch, what, image_shape)
+        batch = batch.astype("float32")
         if image_shape is None:
             image_shape = tuple(batch.shape[1:])
             network = features or default_features(image_shape)
@@ -223,11 +224,7 @@ def _image_batches(images, batch_size, what):
         raise ValueError(
             f"The {what} must be a batch of images (n, height, width, "
             f"channels), got an array of shape {array.shape}"
-            + (
-                ": add the batch axis with x[None]."
-                if array.ndim == 3
-                else "."
-            )
+            + (": add the batch axis with x[None]." if array.ndim == 3 else ".")
         )
     total = -(-len(array) // batch_size)
     return (
@@ -271,7 +268,8 @@ def _check_network(network, batch, what):
         raise ValueError(
             f"The feature model {getattr(network, 'name', network)!r} does "
             f"not take the {what} (shape {tuple(batch.shape[1:])}): "
-            f"{type(error).__name__}: {error}. Give a model whose input is "
+            f"{type(error).__name__}: {str(error)[:300]}. Give a model whose "
+            "input is "
             "a batch of images of this shape, or resize the images."
         ) from error
     if len(output.shape) < 2 or output.shape[0] != 1:

@@ -284,7 +284,7 @@ def _count_inside(queries, centres, radii, per_query_radius=False):
     start = 0
     for chunk in pairwise_distances_chunked(queries, centres):
         if per_query_radius:
-            bound = radii[start : start + len(chunk)]
+            bound = radii[start : start + len(chunk), None]
         else:
             bound = radii[None, :]
         counts.append(np.sum(chunk <= bound, axis=1))

@@ -13,6 +13,7 @@ from kvae import datasets
 from kvae import distribution
 from kvae import precision
 from kvae import priors
+from kvae import samplers
 from kvae.experiment import options
 from kvae.experiment.options import option
 from kvae.vae import VAE
@@ -220,6 +221,36 @@ class Config:
         "Test images used by the NLL estimate, drawn at random with the "
         "seed (None: all).",
         **options.COUNT,
+    )
+    score_images: int = option(
+        5000,
+        "Images per set in the sample-quality scores of metrics.json "
+        "(prior samples, fitted samplers, reconstructions of training "
+        "images and training images, each against as many test images; "
+        "at most the test split); 0 skips them.",
+        parse=int,
+        check=options.non_negative,
+    )
+    samplers: tuple = option(
+        tuple(samplers.SAMPLERS),
+        "Samplers fitted to the training codes after training, scored and "
+        "saved as sampler_<name>.npz (kvae.samplers).",
+        nargs="*",
+        choices=tuple(samplers.SAMPLERS),
+    )
+    mixture_components: int = option(
+        10,
+        "Components of the gaussian_mixture sampler.",
+        **options.COUNT,
+    )
+    two_stage_epochs: int = option(
+        50, "Training epochs of the two_stage sampler.", **options.COUNT
+    )
+    feature_model: str | None = option(
+        None,
+        "A classifier saved by recipes/feature_classifier.py (.keras): the "
+        "sample scores are also computed in its features.",
+        check=options.keras_file,
     )
     gifs: tuple = option(
         ("reconstructions", "samples", "interpolation"),

@@ -109,25 +109,47 @@ def load_test_split(config):
         kvae.datasets.DatasetError: the data cannot be found, or the split
             is empty.
     """
-    test_split = config.splits[1]
+    return load_split_arrays(
+        config, config.splits[1], config.max_test_examples
+    )
+
+
+def load_train_arrays(config, max_examples=None):
+    """The training images of `config` as a run tests on images: in
+    memory, in file order, without augmentation, binarized once (with the
+    seed) where the run binarizes. For what is fitted after training (the
+    samplers) and the reconstructions of training images.
+
+    Returns:
+        `(x_train, y_train, class_names)`, as `load_test_split`.
+    """
+    limit = config.max_train_examples
+    if max_examples is not None:
+        limit = min(limit or max_examples, max_examples)
+    return load_split_arrays(config, config.splits[0], limit)
+
+
+def load_split_arrays(config, split, max_examples):
+    """The images of `split` of `config`'s dataset, unaugmented, as
+    `(x, y, class_names)` NumPy arrays."""
     if config.dataset in datasets.GRAYSCALE_NAMES:
-        x_test, y_test = datasets.load_numpy(
+        x, y = datasets.load_numpy(
             config.dataset,
-            split=test_split,
+            split=split,
             manual_dir=config.manual_dir,
-            max_examples=config.max_test_examples,
+            max_examples=max_examples,
             binarize="static" if config.binarize else None,
             seed=config.seed,
         )
-        return x_test, y_test, datasets.class_names(config.dataset)
+        return x, y, datasets.class_names(config.dataset)
     test = datasets.load(
         config.dataset,
-        split=test_split,
+        split=split,
         batch_size=256,
         shuffle=False,
         augment=False,
         with_labels=True,
-        max_examples=config.max_test_examples,
+        max_examples=max_examples,
         **_rgb_options(config),
     )
     xs, ys = [], []
@@ -136,7 +158,7 @@ def load_test_split(config):
         ys.append(y)
     if not xs:
         raise datasets.DatasetError(
-            f"The test split {test_split!r} of {config.dataset!r} is empty."
+            f"The split {split!r} of {config.dataset!r} is empty."
         )
     class_names = list(getattr(test, "class_names", None) or []) or None
     return np.concatenate(xs), np.concatenate(ys), class_names

@@ -95,6 +95,16 @@ def out(value):
         )
 
 
+def keras_file(value):
+    if value is not None and not (
+        str(value).endswith(".keras") and os.path.isfile(value)
+    ):
+        raise ValueError(
+            f"must be an existing .keras file, got {value!r}; train one with "
+            "recipes/feature_classifier.py"
+        )
+
+
 def parse_sigma(text):
     return text if text in SIGMA_NAMES else float(text)
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from kvae.callbacks._frames import legend_dot
 from kvae.experiment.errors import RunError
+from kvae.experiment.generation import generation_summary
 from kvae.utils import atomic_path
 from kvae.utils import environment
 from kvae.utils import pca_basis
@@ -28,6 +29,11 @@ FILE_DESCRIPTIONS = {
     "metrics.png": "training curves: -ELBO, KL, MSE, SSIM, PSNR",
     "latent_pca.png": "test codes on their two principal axes",
     "tensorboard": "TensorBoard logs: tensorboard --logdir <this path>",
+    "samples.png": "prior samples beside the best fitted sampler's",
+    "sampler_gaussian_mixture.npz": "fitted sampler: "
+    "kvae.samplers.load_sampler(path, model)",
+    "sampler_two_stage.npz": "fitted sampler: "
+    "kvae.samplers.load_sampler(path, model)",
 }
 
 
@@ -167,6 +173,8 @@ def summary_text(out, metrics):
             f"  MSE {metrics['mse']:.4f}, SSIM {metrics['ssim']:.3f}, "
             f"PSNR {metrics['psnr']:.2f} dB"
         )
+    if "generation" in metrics:
+        lines += generation_summary(metrics["generation"])
     lines.append(
         f"Speed: {metrics['train_img_per_s']:.0f} train img/s "
         f"({metrics['backend']}, {metrics['device']}); wall time "

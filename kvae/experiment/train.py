@@ -18,6 +18,7 @@ from kvae.experiment.callbacks import check_tensorboard
 from kvae.experiment.callbacks import make_callbacks
 from kvae.experiment.data import load_data
 from kvae.experiment.errors import RunError
+from kvae.experiment.generation import score_generation
 from kvae.experiment.report import files_written
 from kvae.experiment.report import plot_latent_pca
 from kvae.experiment.report import prepare_output
@@ -235,6 +236,10 @@ def train_and_evaluate(config, announce=True):
     if not writer:
         metrics["history"] = history.history
         return metrics
+    if config.score_images:
+        metrics["generation"] = score_generation(
+            model, config, data.x_test, out, verbose=config.verbose
+        )
     if "latent_pca" in config.plots:
         plot_latent_pca(
             model,

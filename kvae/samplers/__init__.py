@@ -26,7 +26,14 @@ from kvae.samplers.sampler import load_sampler
 from kvae.samplers.sampler import training_codes
 from kvae.samplers.two_stage_sampler import TwoStageSampler
 
+# The samplers by name, as recipes and configs name them.
+SAMPLERS = {
+    "gaussian_mixture": GaussianMixtureSampler,
+    "two_stage": TwoStageSampler,
+}
+
 __all__ = [
+    "SAMPLERS",
     "GaussianMixtureSampler",
     "Sampler",
     "TwoStageSampler",

@@ -1,0 +1,150 @@
+"""What a run generates, measured: the samplers fitted after training and
+the sample-quality scores of metrics.json's "generation" block.
+
+Every set of images is scored against the same random draw of test images,
+in kvae's default feature space and, with `config.feature_model`, in a
+trained classifier's:
+
+- `train_vs_test`: real training images, the floor no model reaches;
+- `reconstructions`: the model's reconstructions of training images, the
+  yardstick of a sampler (unpaired with the test images, like samples);
+- `prior`: `model.sample`, draws from the prior;
+- one entry per fitted sampler (`kvae.samplers`), each saved beside the
+  model as `sampler_<name>.npz`.
+"""
+
+import os
+import time
+
+import keras
+import numpy as np
+
+from kvae import evaluation
+from kvae import samplers
+from kvae.experiment.data import load_train_arrays
+from kvae.experiment.sample_figure import save_sample_figure
+from kvae.samplers.sampler import decode_codes
+
+# The training images a sampler is fitted to, at most.
+MAX_FIT_IMAGES = 20_000
+
+
+def make_sampler(name, config):
+    """The unfitted `kvae.samplers` sampler called `name` in `config`."""
+    if name == "gaussian_mixture":
+        return samplers.GaussianMixtureSampler(
+            config.mixture_components, seed=config.seed
+        )
+    return samplers.SAMPLERS[name](
+        epochs=config.two_stage_epochs, seed=config.seed
+    )
+
+
+def score_generation(model, config, x_test, out=None, verbose=1):
+    """Fits the samplers of `config`, scores every image set and writes
+    the samplers and `samples.png` into `out` (if given).
+
+    Returns:
+        dict: metrics.json's "generation" block (see the module).
+    """
+    start = time.perf_counter()
+    rng = np.random.default_rng(config.seed)
+    n = min(config.score_images, len(x_test))
+    real = x_test[np.sort(rng.choice(len(x_test), n, replace=False))]
+    x_train, _, _ = load_train_arrays(config, MAX_FIT_IMAGES)
+    train = x_train[
+        np.sort(rng.choice(len(x_train), n, replace=n > len(x_train)))
+    ]
+    sets = {
+        "train_vs_test": train,
+        "reconstructions": _reconstruct(model, train),
+        "prior": decode_codes(
+            model, keras.ops.convert_to_numpy(model.sample_latent(n, seed=0))
+        ),
+    }
+    fitted = {}
+    for name in config.samplers:
+        if verbose:
+            print(
+                f"Fitting the {name} sampler to {len(x_train)} training codes.",
+                flush=True,
+            )
+        sampler = make_sampler(name, config).fit(
+            model, x_train, verbose=1 if verbose == 1 else 0
+        )
+        fitted[name] = sampler
+        sets[name] = sampler.sample(n, seed=0)
+        if out is not None:
+            sampler.save(os.path.join(out, f"sampler_{name}.npz"))
+    spaces = {"random_features": None}
+    if config.feature_model:
+        classifier = keras.saving.load_model(config.feature_model)
+        spaces["classifier"] = evaluation.feature_extractor(classifier)
+    scores = {}
+    for space, network in spaces.items():
+        if verbose:
+            print(
+                f"Scoring {len(sets)} sets of {n} images against {n} test "
+                f"images in the {space} space.",
+                flush=True,
+            )
+        reference = evaluation.extract_features(real, network, verbose=0)
+        scores[space] = {
+            name: evaluation.sample_scores(
+                reference, images, network, verbose=0
+            )
+            for name, images in sets.items()
+        }
+    generators = ["prior", *config.samplers]
+    best = min(generators, key=lambda g: scores["random_features"][g]["fd"])
+    block = {
+        "num_images": n,
+        "reference": "test images",
+        "feature_model": config.feature_model,
+        "scores": scores,
+        "best_sampler": best,
+        "fd_ratio_to_reconstructions": (
+            scores["random_features"][best]["fd"]
+            / scores["random_features"]["reconstructions"]["fd"]
+        ),
+        "seconds": time.perf_counter() - start,
+    }
+    if out is not None:
+        panels = {"prior": sets["prior"]}
+        if best != "prior":
+            panels[best] = sets[best]
+        save_sample_figure(
+            panels,
+            os.path.join(out, "samples.png"),
+            {g: scores["random_features"][g]["fd"] for g in panels},
+        )
+    return block
+
+
+def _reconstruct(model, x, batch_size=500):
+    return np.concatenate(
+        [
+            keras.ops.convert_to_numpy(model.reconstruct(x[i : i + batch_size]))
+            for i in range(0, len(x), batch_size)
+        ]
+    ).astype("float32")
+
+
+def generation_summary(block):
+    """The lines of the run's summary about generation."""
+    scores = block["scores"]["random_features"]
+    lines = [
+        f"Samples ({block['num_images']} images each, FD in kvae's random "
+        "features, lower is better):"
+    ]
+    for name, values in scores.items():
+        lines.append(
+            f"  {name:<16} FD {values['fd']:8.2f}  precision "
+            f"{values['precision']:.2f}  recall {values['recall']:.2f}"
+        )
+    lines.append(
+        f"  best sampler: {block['best_sampler']} (FD "
+        f"{block['fd_ratio_to_reconstructions']:.2f}x that of the "
+        "reconstructions of training images)"
+    )
+    return lines

@@ -1,0 +1,158 @@
+"""The fitted samplers: what they recover, save/load, backends, errors."""
+
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import kvae
+from kvae.samplers import GaussianMixtureSampler
+from kvae.samplers import TwoStageSampler
+from kvae.utils import BACKENDS
+from kvae.utils import run_with_backend
+from tests.helpers import to_numpy
+
+X = (np.random.default_rng(3).random((96, 28, 28, 1)) < 0.3).astype("float32")
+
+
+def tiny_model(latent_dim=3, seed=4):
+    model = kvae.VAE(
+        kvae.layers.ConvEncoder(latent_dim, filters=(4, 8), dense_units=16),
+        kvae.layers.ConvDecoder((28, 28, 1), filters=(8, 4), dense_units=16),
+        seed=seed,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.fit(X, epochs=1, batch_size=32, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+def known_mixture(n=3000):
+    rng = np.random.default_rng(0)
+    means = np.array([[-6.0, 0.0], [0.0, 6.0], [6.0, -3.0]])
+    labels = rng.integers(0, 3, n)
+    return means, means[labels] + 0.5 * rng.standard_normal((n, 2))
+
+
+def test_the_mixture_recovers_the_means_of_a_known_mixture():
+    means, codes = known_mixture()
+    sampler = GaussianMixtureSampler(num_components=3)
+    sampler.fit_codes(codes, verbose=0)
+    sampler.latent_dim = 2
+    found = sampler.means[np.argsort(sampler.means[:, 0])]
+    np.testing.assert_allclose(found, means, atol=0.1)
+    draws = sampler.sample_latent(6000, seed=0)
+    assert draws.mean(axis=0) == pytest.approx(codes.mean(axis=0), abs=0.2)
+
+
+def test_temperature_scales_the_spread_of_the_draws():
+    _, codes = known_mixture()
+    sampler = GaussianMixtureSampler(num_components=3)
+    sampler.fit_codes(codes, verbose=0)
+    sampler.latent_dim = 2
+    z1 = sampler.sample_latent(4000, seed=1)
+    zhalf = sampler.sample_latent(4000, seed=1, temperature=0.5)
+    # Same components and noise, the offsets from the means halved: so
+    # 2 * zhalf - z1 is the mean of each draw's component.
+    centres = 2 * zhalf - z1
+    distance = np.linalg.norm(
+        centres[:, None] - sampler.means[None], axis=-1
+    ).min(axis=1)
+    assert distance.max() < 1e-4
+
+
+def test_the_prior_temperature_scales_the_model_draws(model):
+    z1 = to_numpy(model.sample_latent(4000, seed=2))
+    zhalf = to_numpy(model.sample_latent(4000, seed=2, temperature=0.5))
+    np.testing.assert_allclose(zhalf, 0.5 * z1, rtol=1e-5, atol=1e-6)
+    assert model.sample(2, seed=0, temperature=0.7).shape == (2, 28, 28, 1)
+
+
+def test_two_stage_training_reduces_its_own_loss(model):
+    sampler = TwoStageSampler(epochs=8, hidden_units=(32, 32))
+    sampler.fit(model, X, verbose=0)
+    loss = sampler.history["loss"]
+    assert loss[-1] < loss[0], loss
+    assert sampler.sample_latent(5, seed=0).shape == (5, 3)
+
+
+@pytest.mark.parametrize("kind", ["mixture", "two_stage"])
+def test_save_and_load_give_the_same_samples(model, tmp_path, kind):
+    sampler = (
+        GaussianMixtureSampler(2)
+        if kind == "mixture"
+        else TwoStageSampler(epochs=2, hidden_units=(16,))
+    ).fit(model, X, verbose=0)
+    path = str(tmp_path / "sampler.npz")
+    sampler.save(path)
+    loaded = kvae.samplers.load_sampler(path, model)
+    assert type(loaded) is type(sampler)
+    np.testing.assert_allclose(
+        loaded.sample(6, seed=3), sampler.sample(6, seed=3), atol=1e-6
+    )
+    # A new seed, new images; no seed, the sampler's own generator moves.
+    assert not np.allclose(sampler.sample(6, seed=4), sampler.sample(6, seed=3))
+    assert not np.allclose(sampler.sample(6), sampler.sample(6))
+
+
+def test_a_sampler_saved_here_samples_under_every_other_backend(tmp_path):
+    model = tiny_model(seed=5)
+    model.save(tmp_path / "m.keras")
+    for name, sampler in (
+        ("g", GaussianMixtureSampler(2)),
+        ("t", TwoStageSampler(epochs=1, hidden_units=(8,))),
+    ):
+        sampler.fit(model, X, verbose=0).save(str(tmp_path / f"{name}.npz"))
+        np.save(tmp_path / f"{name}.npy", sampler.sample(4, seed=7))
+    script = (
+        "import sys, numpy as np, keras, kvae\n"
+        "d = sys.argv[1]\n"
+        "m = kvae.load_model(d + '/m.keras')\n"
+        "for name in 'gt':\n"
+        "    s = kvae.samplers.load_sampler(d + f'/{name}.npz', m)\n"
+        "    np.testing.assert_allclose(s.sample(4, seed=7),"
+        " np.load(d + f'/{name}.npy'), atol=1e-4)\n"
+        "print('OK', keras.backend.backend())\n"
+    )
+    for backend in BACKENDS:
+        if backend == keras.backend.backend():
+            continue
+        proc = run_with_backend(
+            [sys.executable, "-c", script, str(tmp_path)],
+            backend,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert f"OK {backend}" in proc.stdout
+
+
+def test_errors_before_any_work(model, tmp_path):
+    with pytest.raises(ValueError, match="not fitted yet"):
+        GaussianMixtureSampler().sample(3)
+    for bad in (0, -1.0, float("nan"), "1", True):
+        with pytest.raises(ValueError, match="temperature must be a positive"):
+            GaussianMixtureSampler(temperature=bad)
+        with pytest.raises(ValueError, match="temperature must be a positive"):
+            model.sample(2, temperature=bad)
+    with pytest.raises(ValueError, match="num_components must be"):
+        GaussianMixtureSampler(num_components=0)
+    fitted = GaussianMixtureSampler(2).fit(model, X, verbose=0)
+    with pytest.raises(ValueError, match="temperature must be a positive"):
+        fitted.sample(2, temperature=0)
+    with pytest.raises(ValueError, match="create a new sampler"):
+        fitted.fit(tiny_model(latent_dim=3, seed=9), X, verbose=0)
+    path = str(tmp_path / "g.npz")
+    fitted.save(path)
+    with pytest.raises(ValueError, match="draws 3-D codes but the model"):
+        kvae.samplers.load_sampler(path, tiny_model(latent_dim=2))
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a kvae sampler file"):
+        kvae.samplers.load_sampler(str(tmp_path / "junk.npz"), model)
+    with pytest.raises(ValueError, match="end in .npz"):
+        fitted.save(str(tmp_path / "g.keras"))
