@@ -13,6 +13,7 @@ trained classifier's:
   model as `sampler_<name>.npz`.
 """
 
+import json
 import os
 import time
 
@@ -77,9 +78,11 @@ def score_generation(model, config, x_test, out=None, verbose=1):
         if out is not None:
             sampler.save(os.path.join(out, f"sampler_{name}.npz"))
     spaces = {"random_features": None}
+    accuracy = None
     if config.feature_model:
         classifier = keras.saving.load_model(config.feature_model)
         spaces["classifier"] = evaluation.feature_extractor(classifier)
+        accuracy = _classifier_accuracy(config.feature_model)
     scores = {}
     for space, network in spaces.items():
         if verbose:
@@ -101,6 +104,7 @@ def score_generation(model, config, x_test, out=None, verbose=1):
         "num_images": n,
         "reference": "test images",
         "feature_model": config.feature_model,
+        "feature_model_test_accuracy": accuracy,
         "scores": scores,
         "best_sampler": best,
         "fd_ratio_to_reconstructions": (
@@ -119,6 +123,16 @@ def score_generation(model, config, x_test, out=None, verbose=1):
             {g: scores["random_features"][g]["fd"] for g in panels},
         )
     return block
+
+
+def _classifier_accuracy(path):
+    """The test accuracy that recipes/feature_classifier.py wrote beside
+    the classifier, or `None`."""
+    metrics = os.path.join(os.path.dirname(path), "metrics.json")
+    if not os.path.isfile(metrics):
+        return None
+    with open(metrics, encoding="utf-8") as f:
+        return json.load(f).get("test_accuracy")
 
 
 def _reconstruct(model, x, batch_size=500):

@@ -26,6 +26,8 @@ def tiny_flags(shared_data, out):
         "--filters",
         "8",
         "16",
+        "--score-images",
+        "0",
         "--iwae-samples",
         "8",
         "--iwae-examples",

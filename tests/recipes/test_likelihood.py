@@ -28,6 +28,8 @@ def tiny_flags(shared_data, out, *extra):
         "16",
         "--prior-components",
         "5",
+        "--score-images",
+        "0",
         "--iwae-samples",
         "8",
         "--iwae-examples",

@@ -28,6 +28,8 @@ def test_mnist_latent_study(
             "--filters",
             "8",
             "16",
+            "--score-images",
+            "0",
             "--iwae-samples",
             "4",
             "--iwae-examples",

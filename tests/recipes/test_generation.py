@@ -1,0 +1,118 @@
+"""A recipe run's generation block: samplers fitted, scored in the random
+and the classifier space, saved beside the model; the classifier recipe."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import kvae
+
+
+@pytest.mark.slow
+def test_a_run_scores_its_samples_and_saves_its_samplers(
+    load_recipe, shared_data, tmp_path, capsys
+):
+    kmnist = os.path.join(shared_data, "kmnist")
+    classifier_out = tmp_path / "classifier"
+    classifier = load_recipe("feature_classifier").main(
+        [
+            "--dataset",
+            "kmnist",
+            "--manual-dir",
+            kmnist,
+            "--train-split",
+            "test[:256]",
+            "--test-split",
+            "test[9800:]",
+            "--epochs",
+            "1",
+            "--out",
+            str(classifier_out),
+        ]
+    )
+    assert 0.0 <= classifier["test_accuracy"] <= 1.0
+    out = tmp_path / "run"
+    metrics = load_recipe("kmnist").main(
+        [
+            "--manual-dir",
+            kmnist,
+            "--train-split",
+            "test[:256]",
+            "--test-split",
+            "test[9800:]",
+            "--epochs",
+            "1",
+            "--latent-dim",
+            "4",
+            "--filters",
+            "8",
+            "16",
+            "--iwae-samples",
+            "0",
+            "--gifs",
+            "--no-tensorboard",
+            "--verbose",
+            "0",
+            "--out",
+            str(out),
+            "--score-images",
+            "100",
+            "--two-stage-epochs",
+            "2",
+            "--mixture-components",
+            "3",
+            "--feature-model",
+            str(classifier_out / "classifier.keras"),
+        ]
+    )
+    block = metrics["generation"]
+    assert block["num_images"] == 100
+    assert block["feature_model_test_accuracy"] == classifier["test_accuracy"]
+    sets = {
+        "train_vs_test",
+        "reconstructions",
+        "prior",
+        "gaussian_mixture",
+        "two_stage",
+    }
+    for space in ("random_features", "classifier"):
+        assert set(block["scores"][space]) == sets
+        for scores in block["scores"][space].values():
+            assert np.isfinite(scores["fd"]) and scores["num_real"] == 100
+    # Real training images are nearer the test images than anything made.
+    fd = {k: v["fd"] for k, v in block["scores"]["random_features"].items()}
+    assert fd["train_vs_test"] == min(fd.values())
+    assert block["best_sampler"] in ("prior", "gaussian_mixture", "two_stage")
+    with open(out / "metrics.json", encoding="utf-8") as f:
+        assert (
+            json.load(f)["generation"]["best_sampler"]
+            == (block["best_sampler"])
+        )
+    assert "best sampler" in capsys.readouterr().out
+    model = kvae.load_model(str(out / "model.keras"))
+    for name in ("gaussian_mixture", "two_stage"):
+        sampler = kvae.samplers.load_sampler(
+            str(out / f"sampler_{name}.npz"), model
+        )
+        assert sampler.sample(3, seed=0).shape == (3, 28, 28, 1)
+    assert (out / "samples.png").stat().st_size > 1000
+    assert {"samples.png", "sampler_two_stage.npz"} <= set(metrics["files"])
+
+
+def test_a_missing_feature_model_is_refused_at_parse_time(
+    load_recipe, tmp_path, capsys
+):
+    with pytest.raises(SystemExit) as exit_info:
+        load_recipe("kmnist").main(
+            [
+                "--feature-model",
+                str(tmp_path / "no.keras"),
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+    assert exit_info.value.code == 2
+    assert "existing .keras file" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
