@@ -46,6 +46,9 @@ class SampleGIF(_base.ImageGridGIF):
         scale: int or `None`. Upscaling of each image; by default small
             images are enlarged to about 48 pixels.
         value_range: `(low, high)`. Data values shown as black and white.
+        sampler: a fitted `kvae.samplers` sampler or `None`. If given, the
+            grid's codes are its draws (with `seed`) instead of the
+            prior's.
 
     Example:
 
@@ -71,7 +74,16 @@ class SampleGIF(_base.ImageGridGIF):
         end_pause=1.5,
         scale=None,
         value_range=(0.0, 1.0),
+        sampler=None,
     ):
+        if sampler is not None and not callable(
+            getattr(sampler, "sample_latent", None)
+        ):
+            raise ValueError(
+                "`sampler` must be a kvae.samplers sampler (with "
+                f"sample_latent), got {sampler!r}."
+            )
+        self.sampler = sampler
         if sampling not in _SAMPLINGS:
             raise ValueError(
                 f"`sampling` must be one of {_SAMPLINGS}; got {sampling!r}."
@@ -114,7 +126,19 @@ class SampleGIF(_base.ImageGridGIF):
                 f'model has latent_dim={latent_dim}. Use sampling="prior".'
             )
         self._from_prior = False
-        if manifold:
+        if self.sampler is not None:
+            # Fixed codes from the fitted density, decoded by the model as
+            # it trains on (fine-tuning, or more epochs after fitting).
+            self.title = f"{type(self.sampler).__name__} samples"
+            points = self.sampler.sample_latent(rows * cols, seed=self.seed)
+            if points.shape[1] != latent_dim:
+                raise ValueError(
+                    f"The sampler draws {points.shape[1]}-D codes but the "
+                    f"model's latent is {latent_dim}-D: fit the sampler to "
+                    "this model."
+                )
+            self.latent_points = points
+        elif manifold:
             self.title = "latent manifold"
             self.latent_points = manifold_grid(rows, cols)
         elif callable(getattr(self.model, "sample_latent", None)):

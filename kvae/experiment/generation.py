@@ -53,29 +53,9 @@ def score_generation(model, config, x_test, out=None, verbose=1):
     n = min(config.score_images, len(x_test))
     real = x_test[np.sort(rng.choice(len(x_test), n, replace=False))]
     x_train, _, _ = load_train_arrays(config, MAX_FIT_IMAGES)
-    train = x_train[
-        np.sort(rng.choice(len(x_train), n, replace=n > len(x_train)))
-    ]
-    sets = {
-        "train_vs_test": train,
-        "reconstructions": _reconstruct(model, train),
-        "prior": decode_codes(
-            model, keras.ops.convert_to_numpy(model.sample_latent(n, seed=0))
-        ),
-    }
-    fitted = {}
-    for name in config.samplers:
-        if verbose:
-            print(
-                f"Fitting the {name} sampler to {len(x_train)} training codes.",
-                flush=True,
-            )
-        sampler = make_sampler(name, config).fit(
-            model, x_train, verbose=1 if verbose == 1 else 0
-        )
-        fitted[name] = sampler
-        sets[name] = sampler.sample(n, seed=0)
-        if out is not None:
+    sets, fitted = generated_sets(model, config, x_train, n, verbose)
+    if out is not None:
+        for name, sampler in fitted.items():
             sampler.save(os.path.join(out, f"sampler_{name}.npz"))
     spaces = {"random_features": None}
     accuracy = None
@@ -125,6 +105,38 @@ def score_generation(model, config, x_test, out=None, verbose=1):
     return block
 
 
+def generated_sets(model, config, x_train, n, verbose=1, seed=0):
+    """`(sets, samplers)`: `n` images of each set the generation block
+    scores (training images, their reconstructions, prior samples, each
+    fitted sampler's samples; see the module), and the fitted samplers by
+    name. `seed` draws the training images and the samples."""
+    rng = np.random.default_rng(seed)
+    train = x_train[
+        np.sort(rng.choice(len(x_train), n, replace=n > len(x_train)))
+    ]
+    sets = {
+        "train_vs_test": train,
+        "reconstructions": reconstruct_images(model, train),
+        "prior": decode_codes(
+            model,
+            keras.ops.convert_to_numpy(model.sample_latent(n, seed=seed)),
+        ),
+    }
+    fitted = {}
+    for name in config.samplers:
+        if verbose:
+            print(
+                f"Fitting the {name} sampler to {len(x_train)} training "
+                "codes.",
+                flush=True,
+            )
+        fitted[name] = make_sampler(name, config).fit(
+            model, x_train, verbose=1 if verbose == 1 else 0
+        )
+        sets[name] = fitted[name].sample(n, seed=seed)
+    return sets, fitted
+
+
 def _classifier_accuracy(path):
     """The test accuracy that recipes/feature_classifier.py wrote beside
     the classifier, or `None`."""
@@ -135,7 +147,8 @@ def _classifier_accuracy(path):
         return json.load(f).get("test_accuracy")
 
 
-def _reconstruct(model, x, batch_size=500):
+def reconstruct_images(model, x, batch_size=500):
+    """`model.reconstruct(x)` in batches, as a float32 NumPy array."""
     return np.concatenate(
         [
             keras.ops.convert_to_numpy(model.reconstruct(x[i : i + batch_size]))

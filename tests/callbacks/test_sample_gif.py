@@ -8,6 +8,7 @@ import kvae
 from kvae.callbacks import SampleGIF
 from kvae.callbacks._frames import LABEL_HEIGHT
 from kvae.callbacks.sample_gif import manifold_grid
+from tests.callbacks.conftest import make_images
 from tests.helpers import to_numpy
 
 
@@ -180,3 +181,26 @@ def test_bad_input(tmp_path):
     (tmp_path / "a_file").write_text("")
     with pytest.raises(ValueError, match="Cannot write to the output folder"):
         SampleGIF(tmp_path / "a_file")
+
+
+def test_a_fitted_sampler_supplies_the_codes(tmp_path, train, read_gif):
+    first = SampleGIF(tmp_path / "first", grid_size=2)
+    model, _ = train([first], epochs=1, latent_dim=3)
+    sampler = kvae.samplers.GaussianMixtureSampler(2).fit(
+        model, make_images(40), verbose=0
+    )
+    callback = SampleGIF(tmp_path, grid_size=(2, 3), sampler=sampler, seed=5)
+    model.fit(
+        make_images(32, seed=1),
+        epochs=2,
+        batch_size=16,
+        callbacks=[callback],
+        verbose=0,
+    )
+    np.testing.assert_allclose(
+        callback.latent_points, sampler.sample_latent(6, seed=5)
+    )
+    frames, _ = read_gif(tmp_path / "samples.gif")
+    assert len(frames) == 2
+    with pytest.raises(ValueError, match="kvae.samplers sampler"):
+        SampleGIF(tmp_path, sampler="gmm")
