@@ -84,19 +84,17 @@ class TwoStageSampler(Sampler):
             "seed": config["seed"],
         }
 
-    def fit_codes(self, codes, verbose):
+    def _second_stage(self, code_dim):
+        """The second VAE, untrained, for codes of `code_dim` dimensions."""
         from kvae import layers
         from kvae.vae import VAE
 
-        self.shift = codes.mean(axis=0)
-        self.scale = codes.std(axis=0) + 1e-6
-        standardised = ((codes - self.shift) / self.scale).astype("float32")
-        latent_dim = self.second_latent_dim or codes.shape[1]
-        self.second_latent_dim = latent_dim
-        self.second_stage = VAE(
-            layers.MLPEncoder(latent_dim, hidden_units=self.hidden_units),
+        return VAE(
+            layers.MLPEncoder(
+                self.second_latent_dim, hidden_units=self.hidden_units
+            ),
             layers.MLPDecoder(
-                output_shape=(codes.shape[1],),
+                output_shape=(code_dim,),
                 hidden_units=self.hidden_units[::-1],
             ),
             likelihood="gaussian",
@@ -105,6 +103,13 @@ class TwoStageSampler(Sampler):
             seed=self.seed,
             name="two_stage_vae",
         )
+
+    def fit_codes(self, codes, verbose):
+        self.shift = codes.mean(axis=0)
+        self.scale = codes.std(axis=0) + 1e-6
+        standardised = ((codes - self.shift) / self.scale).astype("float32")
+        self.second_latent_dim = self.second_latent_dim or codes.shape[1]
+        self.second_stage = self._second_stage(codes.shape[1])
         self.second_stage.compile(
             optimizer=keras.optimizers.Adam(self.learning_rate)
         )
@@ -138,23 +143,7 @@ class TwoStageSampler(Sampler):
     def set_state(self, config, arrays):
         self.shift = arrays["shift"]
         self.scale = arrays["scale"]
-        from kvae import layers
-        from kvae.vae import VAE
-
-        self.second_stage = VAE(
-            layers.MLPEncoder(
-                self.second_latent_dim, hidden_units=self.hidden_units
-            ),
-            layers.MLPDecoder(
-                output_shape=(len(self.shift),),
-                hidden_units=self.hidden_units[::-1],
-            ),
-            likelihood="gaussian",
-            sigma="optimal",
-            image_metrics=False,
-            seed=self.seed,
-            name="two_stage_vae",
-        )
+        self.second_stage = self._second_stage(len(self.shift))
         self.second_stage.build((None, len(self.shift)))
         self.second_stage.set_weights(
             [arrays[f"weight_{i}"] for i in range(config["num_weights"])]

@@ -1,7 +1,5 @@
 """The fitted samplers: what they recover, save/load, backends, errors."""
 
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -9,9 +7,8 @@ import pytest
 import kvae
 from kvae.samplers import GaussianMixtureSampler
 from kvae.samplers import TwoStageSampler
-from kvae.utils import BACKENDS
-from kvae.utils import run_with_backend
 from tests.helpers import to_numpy
+from tests.test_saving import run_under_other_backends
 
 X = (np.random.default_rng(3).random((96, 28, 28, 1)) < 0.3).astype("float32")
 
@@ -100,6 +97,7 @@ def test_save_and_load_give_the_same_samples(model, tmp_path, kind):
     assert not np.allclose(sampler.sample(6), sampler.sample(6))
 
 
+@pytest.mark.slow
 def test_a_sampler_saved_here_samples_under_every_other_backend(tmp_path):
     model = tiny_model(seed=5)
     model.save(tmp_path / "m.keras")
@@ -119,17 +117,8 @@ def test_a_sampler_saved_here_samples_under_every_other_backend(tmp_path):
         " np.load(d + f'/{name}.npy'), atol=1e-4)\n"
         "print('OK', keras.backend.backend())\n"
     )
-    for backend in BACKENDS:
-        if backend == keras.backend.backend():
-            continue
-        proc = run_with_backend(
-            [sys.executable, "-c", script, str(tmp_path)],
-            backend,
-            capture_output=True,
-            text=True,
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        assert f"OK {backend}" in proc.stdout
+    for backend, stdout in run_under_other_backends(script, tmp_path):
+        assert f"OK {backend}" in stdout
 
 
 def test_errors_before_any_work(model, tmp_path):
