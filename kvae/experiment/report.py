@@ -15,7 +15,10 @@ from kvae.experiment.errors import RunError
 from kvae.utils import atomic_path
 from kvae.utils import environment
 from kvae.utils import pca_basis
-from kvae.utils.files import remove_partial_files
+from kvae.utils.files import partial_files
+from kvae.utils.folder_lock import FolderInUseError
+from kvae.utils.folder_lock import describe_owner
+from kvae.utils.folder_lock import lock_folder
 
 FILE_DESCRIPTIONS = {
     "model.keras": "the trained model: kvae.load_model(path)",
@@ -32,14 +35,18 @@ FILE_DESCRIPTIONS = {
 
 
 def prepare_output(path, overwrite=False, outputs=None):
-    """Makes `path` a writable folder that holds no other run's files.
+    """Makes `path` a writable folder that this process alone writes, and
+    that holds no other run's files.
 
-    The folder (and its parents) is created if needed. Temporary files a
-    killed run left (see `kvae.utils.files`) are deleted. A folder that
+    The folder (and its parents) is created if needed, and locked (see
+    `kvae.utils.folder_lock`): a folder another live process holds is
+    refused, whatever `overwrite` says, and nothing in it is touched. The
+    lock of a run that was killed is stale and taken over. A folder that
     holds files of a previous run (`outputs`, by default a recipe run's
-    `FILE_DESCRIPTIONS`) is refused, so that it never mixes two runs,
-    unless `overwrite` is true: those files are then deleted first. Other
-    files are left alone.
+    `FILE_DESCRIPTIONS`, and the temporary files a killed run left on its
+    way to writing them, such as its partial history) is refused, so that
+    it never mixes two runs, unless `overwrite` is true: those files are
+    then deleted first. Other files are left alone.
 
     Args:
         path: str. The output folder.
@@ -49,11 +56,13 @@ def prepare_output(path, overwrite=False, outputs=None):
             writes; `None` for a recipe run's (`FILE_DESCRIPTIONS`).
 
     Returns:
-        list of str: the names of the previous run's files deleted.
+        A `kvae.utils.folder_lock.FolderLock`, held until it is released
+        (use it in a `with` block around the writing), whose `deleted`
+        attribute lists the names of the previous run's files deleted.
 
     Raises:
-        RunError: the folder holds a previous run and `overwrite` is
-            false, or it cannot be written.
+        RunError: the folder is in use by another run, holds a previous
+            run and `overwrite` is false, or cannot be written.
     """
     try:
         os.makedirs(path, exist_ok=True)
@@ -67,21 +76,47 @@ def prepare_output(path, overwrite=False, outputs=None):
             f"The output folder {path!r} is not writable. Choose another "
             "--out or change its permissions."
         )
-    remove_partial_files(path)
-    previous = files_written(path, outputs)
-    if previous and not overwrite:
+    try:
+        lock = lock_folder(path)
+    except FolderInUseError as error:
         raise RunError(
-            f"The output folder {path!r} holds a previous run's files "
-            f"({', '.join(previous)}). Give another --out, or --overwrite "
-            "(overwrite=True in Python) to delete them first."
-        )
-    for name in previous:
-        target = os.path.join(path, name)
-        if os.path.isdir(target):
-            shutil.rmtree(target)
-        else:
-            os.remove(target)
-    return previous
+            f"The output folder {path!r} is in use by another run: "
+            f"{describe_owner(error.owner)}. Nothing in it was changed. "
+            "Wait for that run to end, or give another --out."
+        ) from None
+    try:
+        previous = previous_files(path, outputs)
+        if previous and not overwrite:
+            raise RunError(
+                f"The output folder {path!r} holds a previous run's files "
+                f"({', '.join(previous)}). Give another --out, or "
+                "--overwrite (overwrite=True in Python) to delete them "
+                "first."
+            )
+        for name in previous:
+            target = os.path.join(path, name)
+            if os.path.isdir(target):
+                shutil.rmtree(target)
+            else:
+                os.remove(target)
+    except BaseException:
+        lock.release()
+        raise
+    lock.deleted = previous
+    return lock
+
+
+def previous_files(out, outputs=None):
+    """The names in `out` of a previous run: the files it writes
+    (`files_written`) and the temporary files of those that a run left
+    when it was killed, sorted."""
+    outputs = FILE_DESCRIPTIONS if outputs is None else outputs
+    partial = [
+        name
+        for name, target in partial_files(out).items()
+        if target in outputs
+    ]
+    return sorted(files_written(out, outputs) + partial)
 
 
 def run_metrics(config, data, test, epoch_seconds, fit_seconds, precision):

@@ -1,5 +1,6 @@
 """Training one run: the model, the optimizer and `train_and_evaluate`."""
 
+import contextlib
 import math
 import os
 import time
@@ -119,6 +120,12 @@ def train_and_evaluate(config, announce=True):
         dict: the contents of metrics.json, plus `history` (the Keras
         history dict).
     """
+    # The output folder's lock (see `prepare_output`) is held to the end.
+    with contextlib.ExitStack() as held:
+        return _train_and_evaluate(config, announce, held)
+
+
+def _train_and_evaluate(config, announce, held):
     start = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     # Resolved first: a strategy this backend lacks fails before any work.
@@ -133,7 +140,8 @@ def train_and_evaluate(config, announce=True):
     # Created once the data is found: a run that cannot start leaves none.
     out = config.out
     if writer:
-        deleted = prepare_output(out, overwrite=config.overwrite)
+        lock = prepare_output(out, overwrite=config.overwrite)
+        deleted = held.enter_context(lock).deleted
     if announce:
         print(
             f"Writing into {os.path.abspath(out)}"
