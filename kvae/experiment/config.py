@@ -14,6 +14,7 @@ from kvae import distribution
 from kvae import precision
 from kvae import priors
 from kvae.experiment import options
+from kvae.experiment.combinations import check_combinations
 from kvae.experiment.options import option
 from kvae.vae import VAE
 
@@ -314,6 +315,7 @@ class Config:
                 f"binarize='dynamic' is for {datasets.GRAYSCALE_NAMES}, not "
                 f"{self.dataset!r}."
             )
+        check_combinations(self)
 
     @property
     def splits(self):

@@ -11,6 +11,8 @@ import keras
 import numpy as np
 
 from kvae.callbacks._frames import legend_dot
+from kvae.experiment.combinations import latent_sizes
+from kvae.experiment.combinations import not_applying
 from kvae.experiment.errors import RunError
 from kvae.utils import atomic_path
 from kvae.utils import environment
@@ -112,9 +114,7 @@ def previous_files(out, outputs=None):
     when it was killed, sorted."""
     outputs = FILE_DESCRIPTIONS if outputs is None else outputs
     partial = [
-        name
-        for name, target in partial_files(out).items()
-        if target in outputs
+        name for name, target in partial_files(out).items() if target in outputs
     ]
     return sorted(files_written(out, outputs) + partial)
 
@@ -146,7 +146,9 @@ def run_metrics(config, data, test, epoch_seconds, fit_seconds, precision):
         "test_examples": len(data.x_test),
         "binarized": bool(config.binarize),
         "likelihood": config.likelihood,
-        "latent_dim": config.latent_dim,
+        # The prior's level (the top one of a ladder), and every level.
+        "latent_dim": latent_sizes(config)[-1],
+        "level_dims": list(latent_sizes(config)),
         "epochs": config.epochs,
         "batch_size": config.batch_size,
         "seed": config.seed,
@@ -159,7 +161,12 @@ def run_metrics(config, data, test, epoch_seconds, fit_seconds, precision):
         "epoch_seconds": epochs,
         "fit_time_s": fit_seconds,
         **environment(),
-        "config": dataclasses.asdict(config),
+        # Settings the model does not use are recorded as None, and named.
+        "config": {
+            **dataclasses.asdict(config),
+            **dict.fromkeys(not_applying(config)),
+        },
+        "not_applying": not_applying(config),
     }
     if config.likelihood == "gaussian":
         # 8-bit images scaled to [0, 1]: each value stands for a bin of
@@ -392,8 +399,7 @@ def latent_pca_figure(
         )
         ax.add_artist(box)
     handles = [
-        legend_dot(colour_of[label], names[label], size=6)
-        for label in coloured
+        legend_dot(colour_of[label], names[label], size=6) for label in coloured
     ]
     classes = len(names)
     ax.legend(

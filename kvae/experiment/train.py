@@ -17,6 +17,7 @@ from kvae.experiment.callbacks import StopOnDivergence
 from kvae.experiment.callbacks import TrainTimer
 from kvae.experiment.callbacks import check_tensorboard
 from kvae.experiment.callbacks import make_callbacks
+from kvae.experiment.combinations import latent_text
 from kvae.experiment.data import load_data
 from kvae.experiment.errors import RunError
 from kvae.experiment.report import files_written
@@ -177,7 +178,7 @@ def _train_and_evaluate(config, announce, held):
         print(
             f"Training {config.name}: {data.num_train} training images "
             f"({config.dataset} {config.splits[0]}), {len(data.x_test)} test "
-            f"images ({config.splits[1]}); latent {config.latent_dim}, "
+            f"images ({config.splits[1]}); {latent_text(config)}, "
             f"{config.epochs} epochs, backend {keras.backend.backend()}."
         )
     # kvae.VAE.fit decides the shuffling (arrays yes, tf.data no); only

@@ -113,7 +113,7 @@ def lock_folder(folder):
 
 
 def describe_owner(owner):
-    """"process 123 on host h, started 2026-12-05 21:40:00 UTC"."""
+    """ "process 123 on host h, started 2026-12-05 21:40:00 UTC"."""
     if not owner:
         return "another run (its lock file could not be read)"
     return (

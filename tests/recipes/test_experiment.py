@@ -321,7 +321,7 @@ def test_bad_flag_values_name_the_flag(capsys):
     for argv, words in (
         (["--epochs", "0"], "epochs must be a positive int"),
         (["--gifs", "movie"], "Unknown gifs 'movie'"),
-        (["--sigma", "-1"], "sigma must be a positive number"),
+        (["--sigma", "-1"], "sigma must be 'learned', 'optimal' or a finite"),
         (["--latent-dim", "two"], "--latent-dim: invalid int value"),
         (["--reconstruction-grid", "2"], "expected 2 arguments"),
         (["--images", "photos"], "replaces an RGB dataset"),
