@@ -177,6 +177,7 @@ class VAE(
         self.encoder = encoder
         self.decoder = decoder
         declared = contracts.declared_input_shape(encoder)
+        prior.bind(self)
         if prior.needs_encoder and declared is not None:
             # Checks the prior against the encoder now, not at build.
             prior.set_encoder(self.posterior, declared)

@@ -46,9 +46,44 @@ def build_by_tracing(layer, input_shape):
 
 def check_latent_dims(latent_dims):
     """A tuple of latent sizes, one per level (bottom first), each >= 1."""
-    latent_dims = tuple(latent_dims)
+    latent_dims = _int_tuple(
+        "latent_dims",
+        latent_dims,
+        "one latent size per level (bottom first) such as (32, 16)",
+    )
     if not latent_dims:
         raise ValueError("latent_dims needs at least one level, got ().")
     for latent_dim in latent_dims:
         check_latent_dim(latent_dim)
     return tuple(int(d) for d in latent_dims)
+
+
+def check_filters(filters):
+    """A tuple of positive channel counts, one per stage."""
+    filters = _int_tuple(
+        "filters", filters, "one channel count per stage such as (32, 64)"
+    )
+    if not filters or any(f < 1 for f in filters):
+        raise ValueError(
+            f"filters must be one positive int per stage, e.g. (32, 64); "
+            f"got {filters}."
+        )
+    return tuple(int(f) for f in filters)
+
+
+def _int_tuple(name, value, what):
+    """`value` as a tuple of ints, or a `TypeError` saying what it should
+    be (an int where a tuple belongs, a string, floats)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(
+            f"{name} must be a tuple of ints, {what}; got {value!r} "
+            f"({type(value).__name__})."
+        )
+    value = tuple(value)
+    for item in value:
+        if not isinstance(item, numbers.Integral) or isinstance(item, bool):
+            raise TypeError(
+                f"{name} must be a tuple of ints, {what}; got {value!r}, "
+                f"which holds {item!r} ({type(item).__name__})."
+            )
+    return value
