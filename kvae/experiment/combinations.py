@@ -69,6 +69,17 @@ def check_combinations(config):
     if config.model == "ladder":
         _check_ladder(config)
     _check_image_side(config)
+    if (
+        "interpolation" in config.gifs
+        and config.max_test_examples is not None
+        and config.max_test_examples < 2
+    ):
+        raise ValueError(
+            f"max_test_examples {config.max_test_examples} leaves no pair "
+            "of test images for the interpolation GIF. Give "
+            "--max-test-examples 2 or more, or leave interpolation out of "
+            "--gifs."
+        )
 
 
 def _check_ladder(config):

@@ -55,6 +55,11 @@ from kvae.experiment.combinations import latent_text
             "The model cannot take the 28x28 images of 'kmnist'",
         ),
         (
+            "kmnist",
+            ["--max-test-examples", "1"],
+            "leaves no pair of test images for the interpolation GIF",
+        ),
+        (
             "dogs",
             ["--sigma", "1e-30"],
             "sigma must be 'learned', 'optimal' or a finite number >= 0.002479",
