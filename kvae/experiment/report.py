@@ -84,7 +84,7 @@ def prepare_output(path, overwrite=False, outputs=None):
         raise RunError(
             f"The output folder {path!r} is in use by another run: "
             f"{describe_owner(error.owner)}. Nothing in it was changed. "
-            "Wait for that run to end, or give another --out."
+            f"{error.advice.replace('another folder', 'another --out')}"
         ) from None
     try:
         previous = previous_files(path, outputs)

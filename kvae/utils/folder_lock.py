@@ -30,15 +30,22 @@ class FolderInUseError(RuntimeError):
     """Another live process holds the folder's lock.
 
     `owner` is the dict that process recorded (`pid`, `host`, `started`),
-    or `None` if it could not be read.
+    or `None` if it could not be read. `advice` says what to do.
     """
 
-    def __init__(self, folder, owner):
+    def __init__(self, folder, owner, proven):
         self.folder = folder
         self.owner = owner
+        self.advice = "Wait for that run to end, or choose another folder."
+        if not proven:
+            # Without flock the record is all there is to go by.
+            self.advice += (
+                " If that process no longer runs (it was recorded on "
+                "another host, or this system cannot tell), delete "
+                f"{os.path.join(folder, LOCK_NAME)}."
+            )
         super().__init__(
-            f"{folder!r} is in use by {describe_owner(owner)} (lock file "
-            f"{os.path.join(folder, LOCK_NAME)})."
+            f"{folder!r} is in use by {describe_owner(owner)}. {self.advice}"
         )
 
 
@@ -92,10 +99,10 @@ def lock_folder(folder):
     path = os.path.join(folder, LOCK_NAME)
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        taken, owner = _take(fd)
+        taken, owner, proven = _take(fd)
         if not taken:
             os.close(fd)
-            raise FolderInUseError(folder, owner)
+            raise FolderInUseError(folder, owner, proven)
         # The holder may have released (and deleted) the file between our
         # open and our lock: then this file is no longer the lock.
         try:
@@ -123,24 +130,26 @@ def describe_owner(owner):
 
 
 def _take(fd):
-    """`(taken, owner)`: whether `fd` is now locked by this process, and
-    the record in the file (a live holder's, or a stale one's)."""
+    """`(taken, owner, proven)`: whether `fd` is now locked by this
+    process, the record in the file (a live holder's, or a stale one's),
+    and whether the operating system's lock decided it."""
     owner = _read(fd)
     if fcntl is not None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True, owner
+            return True, owner, True
         except BlockingIOError:
-            return False, owner
+            return False, owner, True
         except OSError as error:
             if error.errno not in _NO_LOCKS:
                 raise
-    return owner is None or _is_dead(owner), owner
+    return owner is None or _is_dead(owner), owner, False
 
 
 def _is_dead(owner):
     """Whether the recorded process provably no longer runs."""
-    if owner.get("host") != socket.gethostname():
+    # On Windows os.kill(pid, 0) would end the process, not probe it.
+    if os.name == "nt" or owner.get("host") != socket.gethostname():
         return False
     try:
         os.kill(int(owner["pid"]), 0)

@@ -76,7 +76,7 @@ def test_a_folder_in_use_is_refused_untouched_even_with_overwrite(tmp_path):
             f"is in use by another run: process {child.pid} on host" in message
         )
         assert "Nothing in it was changed" in message
-        assert "Wait for that run to end, or give another --out" in message
+        assert "Wait for that run to end, or choose another --out." in message
         assert snapshot(out) == before
     finally:
         child.kill()
