@@ -84,6 +84,21 @@ def small_vae(**kwargs):
             TypeError,
             "filters must be a tuple of ints, one channel count per stage",
         ),
+        (
+            lambda: kvae.layers.MLPEncoder(2, hidden_units=8),
+            TypeError,
+            "hidden_units must be a tuple of ints, one width per layer",
+        ),
+        (
+            lambda: kvae.layers.MLPDecoder("abc"),
+            TypeError,
+            "output_shape must be a tuple of ints",
+        ),
+        (
+            lambda: kvae.layers.ConvDecoder((28, -28, 1)),
+            ValueError,
+            "output_shape must be a tuple of positive ints",
+        ),
         # Bounds are stated.
         (
             lambda: small_vae(free_bits=-0.1),

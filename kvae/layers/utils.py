@@ -22,7 +22,11 @@ def check_latent_dim(latent_dim):
 
 def check_image_shape(output_shape, downsampling_steps, role="decoder"):
     """Checks `(height, width, channels)` against the number of 2x steps."""
-    output_shape = tuple(int(s) for s in output_shape)
+    output_shape = positive_ints(
+        "output_shape" if role == "decoder" else "the image shape",
+        output_shape,
+        "(height, width, channels) such as (28, 28, 1)",
+    )
     if len(output_shape) != 3:
         raise ValueError(
             f"The {role} needs an image shape (height, width, channels), got "
@@ -60,15 +64,30 @@ def check_latent_dims(latent_dims):
 
 def check_filters(filters):
     """A tuple of positive channel counts, one per stage."""
-    filters = _int_tuple(
+    return positive_ints(
         "filters", filters, "one channel count per stage such as (32, 64)"
     )
-    if not filters or any(f < 1 for f in filters):
+
+
+def check_hidden_units(hidden_units):
+    """A tuple of positive layer widths."""
+    return positive_ints(
+        "hidden_units",
+        hidden_units,
+        "one width per layer such as (512, 256)",
+        allow_empty=True,
+    )
+
+
+def positive_ints(name, value, what, allow_empty=False):
+    """`value` as a tuple of ints >= 1 (non-empty unless `allow_empty`),
+    or an error saying what it should be."""
+    value = _int_tuple(name, value, what)
+    if (not value and not allow_empty) or any(v < 1 for v in value):
         raise ValueError(
-            f"filters must be one positive int per stage, e.g. (32, 64); "
-            f"got {filters}."
+            f"{name} must be a tuple of positive ints, {what}; got {value}."
         )
-    return tuple(int(f) for f in filters)
+    return tuple(int(v) for v in value)
 
 
 def _int_tuple(name, value, what):
