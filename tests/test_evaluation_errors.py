@@ -35,7 +35,7 @@ def model():
         (
             lambda m: evaluation.importance_weighted_nll(m, list(X), 2),
             ValueError,
-            "got a Python list of 8 items",
+            "got a Python list of 8 single images",
         ),
         (
             lambda m: evaluation.negative_elbo(m, list(X)),
@@ -55,12 +55,12 @@ def model():
         (
             lambda m: evaluation.evaluate(m, X, 2, num_examples=0),
             ValueError,
-            "`num_examples` must be an int >= 1; got 0",
+            "`num_examples` must be a positive int; got 0",
         ),
         (
             lambda m: evaluation.evaluate(m, X, 2, num_examples=-1),
             ValueError,
-            "`num_examples` must be an int >= 1; got -1",
+            "`num_examples` must be a positive int; got -1",
         ),
         (
             lambda m: evaluation.evaluate(m, X, num_samples=-1),
@@ -70,12 +70,12 @@ def model():
         (
             lambda m: evaluation.negative_elbo(m, X, batch_size=0),
             ValueError,
-            "`batch_size` must be an int >= 1; got 0",
+            "`batch_size` must be a positive int; got 0",
         ),
         (
             lambda m: evaluation.importance_weighted_nll(m, X, batch_size=0),
             ValueError,
-            "`batch_size` must be an int >= 1; got 0",
+            "`batch_size` must be a positive int; got 0",
         ),
         (
             lambda m: evaluation.log_importance_weights(

@@ -149,12 +149,7 @@ def importance_weighted_nll(
     _check_model(model)
     num_samples = _positive_int("num_samples", num_samples)
     seed = _seed(seed)
-    if isinstance(x, list):
-        raise ValueError(
-            "importance_weighted_nll takes a NumPy array of images (n, "
-            "height, width, channels) or a dataset of batches, got a Python "
-            f"list of {len(x)} items: np.asarray(images, dtype='float32')."
-        )
+    _check_not_a_list_of_images(model, x)
     if batch_size is not None:
         batch_size = _positive_int("batch_size", batch_size)
     if chunk_size is not None:
@@ -253,11 +248,25 @@ def _positive_int(name, value, minimum=1):
         or isinstance(value, bool)
         or value < minimum
     ):
+        bound = "a positive int" if minimum == 1 else f"an int >= {minimum}"
         raise ValueError(
-            f"`{name}` must be an int >= {minimum}; got {value!r} "
-            f"({type(value).__name__})."
+            f"`{name}` must be {bound}; got {value!r} ({type(value).__name__})."
         )
     return int(value)
+
+
+def _check_not_a_list_of_images(model, x):
+    """A list of batches is an iterable like any other; a list of single
+    images would be read as batches of their rows."""
+    if not isinstance(x, list) or not x or not model.built:
+        return
+    if not isinstance(x[0], tuple) and np.ndim(x[0]) == len(model.image_shape):
+        raise ValueError(
+            "importance_weighted_nll takes a NumPy array of images (n, "
+            f"{', '.join(map(str, model.image_shape))}) or an iterable of "
+            f"batches, got a Python list of {len(x)} single images: "
+            "np.asarray(images, dtype='float32')."
+        )
 
 
 def _seed(seed):
