@@ -20,6 +20,8 @@ def small_vae(prior, name=None, latent_dim=2):
     )
 
 
+# Two fits per prior: seconds each under JAX.
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "make",
     [
