@@ -4,6 +4,7 @@ importance weights, each compiled once per backend (see `kvae.backend`)."""
 import numpy as np
 from keras import ops
 
+from kvae import contracts
 from kvae import elbo
 from kvae.backend import compile_inference
 from kvae.model_args import check_temperature
@@ -32,6 +33,7 @@ class InferenceMixin:
 
     def decode(self, z):
         """Mean image of `p(x | z)` in data space for latent codes `z`."""
+        self.check_built("decode()")
         z = ops.convert_to_tensor(z, dtype="float32")
         if len(z.shape) != 2 or z.shape[-1] != self.latent_dim:
             raise ValueError(
@@ -88,17 +90,21 @@ class InferenceMixin:
 
     def check_sample_count(self, n):
         """Raises unless the model is built and `n` is a positive int."""
-        if self.latent_dim is None:
-            raise ValueError(
-                "The model is not built yet: call fit(), or build(), first."
-            )
-        if (
-            not isinstance(n, (int, np.integer))
-            or isinstance(n, bool)
-            or n < 1
-        ):
+        self.check_built("sample()")
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ValueError(
                 f"sample() takes a positive int number of images, got {n!r}."
+            )
+
+    def check_built(self, what):
+        """Raises `ValueError` unless the model is built: its prior and
+        decoder know their sizes only then (compiling does not build)."""
+        if not self.built:
+            raise ValueError(
+                f"{what} needs a built model, and this one is not built "
+                "yet (compile() does not build it): build the model first, "
+                "with fit(), model.build((None, *image_shape)), or encode() "
+                "or reconstruct() on a batch of images."
             )
 
     def log_importance_weights(self, x, eps):
@@ -120,14 +126,17 @@ class InferenceMixin:
         """
         x = self._prepare_images(x)
         eps = ops.convert_to_tensor(eps, dtype="float32")
-        if len(eps.shape) != 3 or eps.shape[-1] != self.total_latent_dim:
+        expected = (None, x.shape[0], self.total_latent_dim)
+        if len(eps.shape) != 3 or not contracts.shapes_match(
+            expected, tuple(eps.shape)
+        ):
             raise ValueError(
-                "eps must have shape (k, batch, total_latent_dim="
-                f"{self.total_latent_dim}), got {tuple(eps.shape)}."
+                f"eps must have shape (k, batch={x.shape[0]}, "
+                f"total_latent_dim={self.total_latent_dim}): k noise draws "
+                f"for each of the {x.shape[0]} images; got "
+                f"{tuple(eps.shape)}."
             )
-        return self.inference_function("log_weights", self._log_weights)(
-            x, eps
-        )
+        return self.inference_function("log_weights", self._log_weights)(x, eps)
 
     def _log_weights(self, x, eps):
         k, batch = ops.shape(eps)[0], ops.shape(eps)[1]

@@ -12,6 +12,9 @@ __all__ = ["load_model"]
 # The members every `.keras` archive holds (Keras's `saving_lib`).
 _MEMBERS = ("config.json", "model.weights.h5")
 
+# The first bytes of every HDF5 file.
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
 _REDO = (
     "Save the model again (model.save(path)), or train it again: a recipe "
     "rerun with --overwrite writes a new model.keras, and a fit with "
@@ -54,7 +57,13 @@ def load_model(path, **kwargs):
     """
     path = os.fspath(path)
     _check_keras_file(path)
-    return keras.saving.load_model(path, **kwargs)
+    try:
+        return keras.saving.load_model(path, **kwargs)
+    except OSError as error:
+        # h5py's errors name neither the archive nor what to do.
+        raise ValueError(
+            f"The model file {path!r} could not be read: {error}. {_REDO}"
+        ) from error
 
 
 def _check_keras_file(path):
@@ -87,6 +96,9 @@ def _check_keras_file(path):
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
             names = set(archive.namelist())
+            heads = {
+                name: _head(archive, name) for name in _MEMBERS if name in names
+            }
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
         raise ValueError(
             f"The model file {path!r} is corrupt: {size} bytes, its zip "
@@ -105,3 +117,20 @@ def _check_keras_file(path):
             "Give the model.keras a run wrote, or save the model with "
             "model.save('name.keras')."
         )
+    if not heads["model.weights.h5"].startswith(_HDF5_SIGNATURE):
+        raise ValueError(
+            f"The model file {path!r} is corrupt: its zip archive is intact "
+            "but its weights (model.weights.h5) are not an HDF5 file. "
+            f"{_REDO}"
+        )
+    if not heads["config.json"].lstrip().startswith(b"{"):
+        raise ValueError(
+            f"The model file {path!r} is corrupt: its zip archive is intact "
+            f"but its config.json is not a JSON object. {_REDO}"
+        )
+
+
+def _head(archive, name):
+    """The first bytes of the archive member `name`."""
+    with archive.open(name) as member:
+        return member.read(len(_HDF5_SIGNATURE))

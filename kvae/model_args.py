@@ -27,9 +27,7 @@ def check_likelihood(likelihood):
 
 def is_int(value):
     """Whether `value` is a Python or NumPy int (not a bool)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(
-        value, bool
-    )
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def check_number(name, value, minimum=None, positive=False):
@@ -42,7 +40,13 @@ def check_number(name, value, minimum=None, positive=False):
         or (minimum is not None and value < minimum)
         or (positive and value <= 0)
     ):
-        bound = " > 0" if positive else f" >= {minimum}" if minimum else ""
+        bound = (
+            " > 0"
+            if positive
+            else f" >= {minimum}"
+            if minimum is not None
+            else ""
+        )
         raise ValueError(
             f"`{name}` must be a finite number{bound}, got {value!r} "
             f"({type(value).__name__})."
@@ -110,21 +114,36 @@ def check_temperature(temperature):
     return float(temperature)
 
 
-def check_sigma(sigma):
-    """`sigma` is positive, `"learned"` or `"optimal"`."""
-    if not (
-        sigma in ("learned", "optimal")
-        or (
-            is_number(sigma)
-            and not isinstance(sigma, bool)
-            and np.isfinite(sigma)
-            and sigma > 0
-        )
+# The smallest fixed sigma: the floor of sigma="optimal" (about 0.0025, a
+# quarter of one 8-bit grey level in [0, 1] data). Far smaller ones (1e-30)
+# overflow float32 in the loss, which is NaN from the first step.
+MIN_SIGMA = float(np.exp(elbo.MIN_OPTIMAL_LOG_SIGMA))
+
+
+def sigma_error(sigma):
+    """What is wrong with a `sigma`, or `None` if it is usable."""
+    if isinstance(sigma, str) and sigma in ("learned", "optimal"):
+        return None
+    if (
+        is_number(sigma)
+        and not isinstance(sigma, bool)
+        and np.isfinite(sigma)
+        and sigma >= MIN_SIGMA
     ):
-        raise ValueError(
-            "`sigma` must be a positive number, 'learned' or 'optimal', "
-            f"got {sigma!r}."
-        )
+        return None
+    return (
+        f"must be 'learned', 'optimal' or a finite number >= {MIN_SIGMA:.4g} "
+        f"(exp({elbo.MIN_OPTIMAL_LOG_SIGMA:g}), the floor of 'optimal'; a "
+        "smaller sigma makes the loss overflow), got "
+        f"{sigma!r}. For data on a finer scale than [0, 1], rescale it"
+    )
+
+
+def check_sigma(sigma):
+    """`sigma` is `"learned"`, `"optimal"` or a number >= `MIN_SIGMA`."""
+    error = sigma_error(sigma)
+    if error:
+        raise ValueError(f"`sigma` {error}.")
 
 
 def check_image_metrics(image_metrics_batch, max_val):
@@ -143,4 +162,3 @@ def check_layers(encoder, decoder):
                 f"The {role} must be a keras.Layer or keras.Model, got "
                 f"{type(layer).__name__}. kvae.layers has ready ones."
             )
-

@@ -80,7 +80,8 @@ class VAE(
             `beta / kl_warmup_steps` to `beta` over this many training steps.
         prior: str or `kvae.priors.Prior`. The prior `p(z)`:
             `"standard_normal"` (default), `"mixture_of_gaussians"`,
-            `"vamp"`, or an instance with its own arguments.
+            `"vamp"`, or an instance with its own arguments. An instance
+            serves one model: one that another model has is refused.
         objective: str. `"elbo"` (default) or `"iwae"`.
         num_samples: int. Codes drawn per image in each step, at least 1.
             The ELBO averages over them; the IWAE bound weighs them.
@@ -91,10 +92,12 @@ class VAE(
             (non-Gaussian priors), the vector's floor is `free_bits` times
             its size. ELBO objective only.
         sigma: float, `"learned"` or `"optimal"`. Standard deviation of
-            the Gaussian likelihood: fixed, a trainable scalar (initialized
-            at 1), or, with `"optimal"`, its maximum-likelihood value for
-            each training batch, the root-mean-square reconstruction error
-            of the batch over all pixels (log sigma floored at -6; no
+            the Gaussian likelihood: fixed (at least exp(-6), about
+            0.0025: a smaller one overflows the loss), a trainable scalar
+            (initialized at 1), or, with `"optimal"`, its
+            maximum-likelihood value for each training batch, the
+            root-mean-square reconstruction error of the batch over all
+            pixels (log sigma floored at -6; no
             gradient flows through it, and none would at the optimum).
             `evaluate` and the IWAE bound use a running estimate of it from
             the training batches (the exact mean of the batch variances
@@ -177,6 +180,7 @@ class VAE(
         self.encoder = encoder
         self.decoder = decoder
         declared = contracts.declared_input_shape(encoder)
+        prior.bind(self)
         if prior.needs_encoder and declared is not None:
             # Checks the prior against the encoder now, not at build.
             prior.set_encoder(self.posterior, declared)

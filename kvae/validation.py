@@ -233,6 +233,13 @@ class DataChecksMixin:
         if it was built for images of another shape."""
         if not self.built:
             self.build(tuple(shape))
+        elif contracts.shapes_match(self.image_shape, tuple(shape)):
+            raise ValueError(
+                f"The {what} is one image of shape {tuple(shape)}, without "
+                "a batch axis; this model takes batches (batch, "
+                f"{', '.join(map(str, self.image_shape))}). Add the axis: "
+                "x[None]."
+            )
         elif not contracts.shapes_match(self.image_shape, tuple(shape[1:])):
             raise ValueError(
                 f"The {what} has images of shape {tuple(shape[1:])}, but "

@@ -131,3 +131,29 @@ def test_a_file_that_is_not_a_keras_file(saved, tmp_path, name):
         match=rf"'.*/{name}' is not a .keras file.*model.save\('name.keras'\)",
     ):
         kvae.load_model(path)
+
+
+@pytest.mark.parametrize(
+    "member, garbage, words",
+    [
+        ("model.weights.h5", b"not hdf5 " * 100, "not an HDF5 file"),
+        ("model.weights.h5", b"", "not an HDF5 file"),
+        ("config.json", b"\x00garbage", "config.json is not a JSON object"),
+    ],
+)
+def test_an_intact_zip_with_a_garbage_member_names_the_file(
+    saved, tmp_path, member, garbage, words
+):
+    # The zip is rebuilt whole, so its CRCs hold: only the member is bad.
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(saved[0]) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    members[member] = garbage
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    with pytest.raises(ValueError) as error:
+        kvae.load_model(path)
+    message = str(error.value)
+    assert str(path) in message and words in message
+    assert "Save the model again" in message

@@ -199,7 +199,7 @@ def test_sample_needs_a_positive_count(n):
         ({"beta": float("nan")}, r"`beta` must be a finite number"),
         ({"num_samples": 2.0}, r"`num_samples` must be an int"),
         ({"free_bits": "1"}, r"`free_bits` must be a finite number"),
-        ({"sigma": "0.1"}, r"`sigma` must be a positive number"),
+        ({"sigma": "0.1"}, r"`sigma` must be 'learned', 'optimal' or a finite"),
         ({"image_metrics_batch": 0}, r"`image_metrics_batch` must be"),
         ({"max_val": "1"}, r"`max_val` must be a finite number > 0"),
     ],

@@ -7,6 +7,7 @@ image exists; `load` turns the result into a tf.data pipeline.
 
 import os
 import re
+import warnings
 
 from kvae.datasets import _matlab
 from kvae.datasets.errors import DatasetError
@@ -168,7 +169,25 @@ def read_tree(folder):
         split: (path, read_list(path))
         for split, path in list_files(folder).items()
     }
+    _warn_on_overlap(lists)
     return class_folders, lists
+
+
+def _warn_on_overlap(lists):
+    """Warns when the train and test lists share images: the test split
+    is then not held out."""
+    if set(lists) != set(SPLITS):
+        return
+    (train_path, train), (test_path, test) = (lists[s] for s in SPLITS)
+    shared = sorted(set(train) & set(test))
+    if shared:
+        warnings.warn(
+            f"{len(shared)} images are in both {train_path} and {test_path} "
+            f"(e.g. {', '.join(shared[:_SHOWN])}): test metrics on them "
+            "measure memorization, not generalization. Use split lists "
+            "that do not overlap (the official lists.tar does not).",
+            stacklevel=2,
+        )
 
 
 def labelled_paths(folder, class_folders, list_path, entries):
@@ -194,5 +213,46 @@ def labelled_paths(folder, class_folders, list_path, entries):
             f"images.tar into {folder} (it holds {IMAGES}/), or use the list "
             f"that goes with these images.\n{LAYOUT}"
         )
+    damaged = [
+        f"{entry} ({problem})"
+        for entry, path in zip(entries, paths)
+        if (problem := _damage(path))
+    ]
+    if damaged:
+        shown = ", ".join(damaged[:_SHOWN])
+        more = ", ..." if len(damaged) > _SHOWN else ""
+        raise DatasetError(
+            f"{len(damaged)} of the {len(entries)} images that {list_path} "
+            f"lists cannot be decoded: {shown}{more} in {images}. Replace "
+            "them with intact copies (extract images.tar again), or delete "
+            f"their lines from {list_path}."
+        )
     labels = [index[entry.split("/")[0]] for entry in entries]
     return paths, labels
+
+
+# A JPEG starts with SOI (FF D8 FF) and ends with EOI (FF D9), which can
+# only be followed by padding; a PNG starts with its signature.
+_JPEG_START, _JPEG_END = b"\xff\xd8\xff", b"\xff\xd9"
+_PNG_START = b"\x89PNG\r\n\x1a\n"
+_TAIL = 1024
+
+
+def _damage(path):
+    """Why the image file at `path` cannot be decoded, or `None`: a cheap
+    check of its first and last bytes (decoding 20,580 photos to check
+    them would take minutes)."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return "empty, 0 bytes"
+    with open(path, "rb") as f:
+        head = f.read(len(_PNG_START))
+        f.seek(max(0, size - _TAIL))
+        tail = f.read()
+    if path.lower().endswith(".png"):
+        return None if head == _PNG_START else "not a PNG file"
+    if not head.startswith(_JPEG_START):
+        return f"not a JPEG file, {size} bytes"
+    if _JPEG_END not in tail:
+        return f"truncated JPEG, {size} bytes, no end marker"
+    return None

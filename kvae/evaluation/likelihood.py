@@ -58,6 +58,9 @@ def negative_elbo(model, data, batch_size=None, verbose=0):
 
 def evaluate_logs(model, data, batch_size=None, verbose=0):
     """`model.evaluate(data, return_dict=True)` as a dict of floats."""
+    _check_model(model, compiled=True)
+    if batch_size is not None:
+        _positive_int("batch_size", batch_size)
     logs = model.evaluate(
         data, batch_size=batch_size, verbose=verbose, return_dict=True
     )
@@ -143,7 +146,10 @@ def importance_weighted_nll(
     Reference:
     - [Burda, Grosse and Salakhutdinov, 2015](https://arxiv.org/abs/1509.00519)
     """
+    _check_model(model)
     num_samples = _positive_int("num_samples", num_samples)
+    seed = _seed(seed)
+    _check_not_a_list_of_images(model, x)
     if batch_size is not None:
         batch_size = _positive_int("batch_size", batch_size)
     if chunk_size is not None:
@@ -236,10 +242,51 @@ def _is_array(x):
     )
 
 
-def _positive_int(name, value):
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; got {value!r}.")
+def _positive_int(name, value, minimum=1):
+    if (
+        not isinstance(value, (int, np.integer))
+        or isinstance(value, bool)
+        or value < minimum
+    ):
+        bound = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(
+            f"`{name}` must be {bound}; got {value!r} ({type(value).__name__})."
+        )
     return int(value)
+
+
+def _check_not_a_list_of_images(model, x):
+    """A list of batches is an iterable like any other; a list of single
+    images would be read as batches of their rows."""
+    if not isinstance(x, list) or not x or not model.built:
+        return
+    if not isinstance(x[0], tuple) and np.ndim(x[0]) == len(model.image_shape):
+        raise ValueError(
+            "importance_weighted_nll takes a NumPy array of images (n, "
+            f"{', '.join(map(str, model.image_shape))}) or an iterable of "
+            f"batches, got a Python list of {len(x)} single images: "
+            "np.asarray(images, dtype='float32')."
+        )
+
+
+def _seed(seed):
+    """The seed of NumPy's generator: an int >= 0."""
+    return _positive_int("seed", seed, minimum=0)
+
+
+def _check_model(model, compiled=False):
+    """Raises unless `model` is a kvae model (compiled, if asked)."""
+    if not callable(getattr(model, "log_importance_weights", None)):
+        raise TypeError(
+            "kvae.evaluation takes a kvae.VAE or kvae.HierarchicalVAE "
+            f"(kvae.load_model(path) loads one), got {type(model).__name__}:"
+            " the bounds need its encoder, decoder and prior."
+        )
+    if compiled and not getattr(model, "compiled", True):
+        raise ValueError(
+            "The model is not compiled: call model.compile() first (any "
+            "optimizer; evaluation does not train)."
+        )
 
 
 def evaluate(
@@ -258,8 +305,8 @@ def evaluate(
         x: NumPy array of test images.
         num_samples: int. `k` of the importance-weighted estimate; 0 skips
             it.
-        num_examples: int or `None`. The importance-weighted estimate uses
-            `num_examples` images only (it costs `k` decoder passes per
+        num_examples: int >= 1 or `None`. The importance-weighted estimate
+            uses `num_examples` images only (it costs `k` decoder passes per
             image), drawn at random without replacement with `seed`:
             test sets are often ordered, and the first 1,000 MNIST test
             digits, for one, score 1.4 nats better than the whole set.
@@ -276,6 +323,10 @@ def evaluate(
         them), and `iwae_nll`, `iwae_samples`, `iwae_examples` when
         `num_samples > 0`.
     """
+    num_samples = _positive_int("num_samples", num_samples, minimum=0)
+    if num_examples is not None:
+        num_examples = _positive_int("num_examples", num_examples)
+    seed = _seed(seed)
     logs = evaluate_logs(model, x, batch_size=batch_size, verbose=verbose)
     result = {
         "negative_elbo": logs["reconstruction_loss"] + logs["kl_loss"],

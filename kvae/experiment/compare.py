@@ -132,11 +132,11 @@ def compare_runs(run_dirs, out, names=None, overwrite=False, announce=True):
         {row["name"]: history for row, (_, history) in zip(rows, runs)}
     )
     table = comparison_table(rows)
-    prepare_output(out, overwrite=overwrite, outputs=OUTPUTS)
-    write_text(os.path.join(out, "comparison.md"), table + "\n")
-    with atomic_path(os.path.join(out, "comparison.png")) as tmp:
-        figure.savefig(tmp, format="png")
-    write_json(os.path.join(out, "comparison.json"), rows)
+    with prepare_output(out, overwrite=overwrite, outputs=OUTPUTS):
+        write_text(os.path.join(out, "comparison.md"), table + "\n")
+        with atomic_path(os.path.join(out, "comparison.png")) as tmp:
+            figure.savefig(tmp, format="png")
+        write_json(os.path.join(out, "comparison.json"), rows)
     if announce:
         print(f"{table}\n\nWrote {os.path.abspath(out)}:")
         for name, description in OUTPUTS.items():

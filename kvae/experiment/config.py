@@ -15,6 +15,7 @@ from kvae import precision
 from kvae import priors
 from kvae import samplers
 from kvae.experiment import options
+from kvae.experiment.combinations import check_combinations
 from kvae.experiment.options import option
 from kvae.vae import VAE
 
@@ -345,6 +346,7 @@ class Config:
                 f"binarize='dynamic' is for {datasets.GRAYSCALE_NAMES}, not "
                 f"{self.dataset!r}."
             )
+        check_combinations(self)
 
     @property
     def splits(self):

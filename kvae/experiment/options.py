@@ -12,6 +12,8 @@ import numbers
 import os
 import re
 
+from kvae import model_args
+
 
 def is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -31,12 +33,9 @@ SIGMA_NAMES = ("learned", "optimal")
 
 
 def sigma(value):
-    if value not in SIGMA_NAMES and not (
-        isinstance(value, (int, float)) and math.isfinite(value) and value > 0
-    ):
-        raise ValueError(
-            f"must be a positive number, 'learned' or 'optimal', got {value!r}"
-        )
+    error = model_args.sigma_error(value)
+    if error:
+        raise ValueError(error)
 
 
 def positive_float(value):

@@ -11,12 +11,17 @@ import keras
 import numpy as np
 
 from kvae.callbacks._frames import legend_dot
+from kvae.experiment.combinations import latent_sizes
+from kvae.experiment.combinations import not_applying
 from kvae.experiment.errors import RunError
 from kvae.experiment.generation import generation_summary
 from kvae.utils import atomic_path
 from kvae.utils import environment
 from kvae.utils import pca_basis
-from kvae.utils.files import remove_partial_files
+from kvae.utils.files import partial_files
+from kvae.utils.folder_lock import FolderInUseError
+from kvae.utils.folder_lock import describe_owner
+from kvae.utils.folder_lock import lock_folder
 
 FILE_DESCRIPTIONS = {
     "model.keras": "the trained model: kvae.load_model(path)",
@@ -38,14 +43,18 @@ FILE_DESCRIPTIONS = {
 
 
 def prepare_output(path, overwrite=False, outputs=None):
-    """Makes `path` a writable folder that holds no other run's files.
+    """Makes `path` a writable folder that this process alone writes, and
+    that holds no other run's files.
 
-    The folder (and its parents) is created if needed. Temporary files a
-    killed run left (see `kvae.utils.files`) are deleted. A folder that
+    The folder (and its parents) is created if needed, and locked (see
+    `kvae.utils.folder_lock`): a folder another live process holds is
+    refused, whatever `overwrite` says, and nothing in it is touched. The
+    lock of a run that was killed is stale and taken over. A folder that
     holds files of a previous run (`outputs`, by default a recipe run's
-    `FILE_DESCRIPTIONS`) is refused, so that it never mixes two runs,
-    unless `overwrite` is true: those files are then deleted first. Other
-    files are left alone.
+    `FILE_DESCRIPTIONS`, and the temporary files a killed run left on its
+    way to writing them, such as its partial history) is refused, so that
+    it never mixes two runs, unless `overwrite` is true: those files are
+    then deleted first. Other files are left alone.
 
     Args:
         path: str. The output folder.
@@ -55,11 +64,13 @@ def prepare_output(path, overwrite=False, outputs=None):
             writes; `None` for a recipe run's (`FILE_DESCRIPTIONS`).
 
     Returns:
-        list of str: the names of the previous run's files deleted.
+        A `kvae.utils.folder_lock.FolderLock`, held until it is released
+        (use it in a `with` block around the writing), whose `deleted`
+        attribute lists the names of the previous run's files deleted.
 
     Raises:
-        RunError: the folder holds a previous run and `overwrite` is
-            false, or it cannot be written.
+        RunError: the folder is in use by another run, holds a previous
+            run and `overwrite` is false, or cannot be written.
     """
     try:
         os.makedirs(path, exist_ok=True)
@@ -73,21 +84,45 @@ def prepare_output(path, overwrite=False, outputs=None):
             f"The output folder {path!r} is not writable. Choose another "
             "--out or change its permissions."
         )
-    remove_partial_files(path)
-    previous = files_written(path, outputs)
-    if previous and not overwrite:
+    try:
+        lock = lock_folder(path)
+    except FolderInUseError as error:
         raise RunError(
-            f"The output folder {path!r} holds a previous run's files "
-            f"({', '.join(previous)}). Give another --out, or --overwrite "
-            "(overwrite=True in Python) to delete them first."
-        )
-    for name in previous:
-        target = os.path.join(path, name)
-        if os.path.isdir(target):
-            shutil.rmtree(target)
-        else:
-            os.remove(target)
-    return previous
+            f"The output folder {path!r} is in use by another run: "
+            f"{describe_owner(error.owner)}. Nothing in it was changed. "
+            f"{error.advice.replace('another folder', 'another --out')}"
+        ) from None
+    try:
+        previous = previous_files(path, outputs)
+        if previous and not overwrite:
+            raise RunError(
+                f"The output folder {path!r} holds a previous run's files "
+                f"({', '.join(previous)}). Give another --out, or "
+                "--overwrite (overwrite=True in Python) to delete them "
+                "first."
+            )
+        for name in previous:
+            target = os.path.join(path, name)
+            if os.path.isdir(target):
+                shutil.rmtree(target)
+            else:
+                os.remove(target)
+    except BaseException:
+        lock.release()
+        raise
+    lock.deleted = previous
+    return lock
+
+
+def previous_files(out, outputs=None):
+    """The names in `out` of a previous run: the files it writes
+    (`files_written`) and the temporary files of those that a run left
+    when it was killed, sorted."""
+    outputs = FILE_DESCRIPTIONS if outputs is None else outputs
+    partial = [
+        name for name, target in partial_files(out).items() if target in outputs
+    ]
+    return sorted(files_written(out, outputs) + partial)
 
 
 def run_metrics(config, data, test, epoch_seconds, fit_seconds, precision):
@@ -117,7 +152,9 @@ def run_metrics(config, data, test, epoch_seconds, fit_seconds, precision):
         "test_examples": len(data.x_test),
         "binarized": bool(config.binarize),
         "likelihood": config.likelihood,
-        "latent_dim": config.latent_dim,
+        # The prior's level (the top one of a ladder), and every level.
+        "latent_dim": latent_sizes(config)[-1],
+        "level_dims": list(latent_sizes(config)),
         "epochs": config.epochs,
         "batch_size": config.batch_size,
         "seed": config.seed,
@@ -130,7 +167,12 @@ def run_metrics(config, data, test, epoch_seconds, fit_seconds, precision):
         "epoch_seconds": epochs,
         "fit_time_s": fit_seconds,
         **environment(),
-        "config": dataclasses.asdict(config),
+        # Settings the model does not use are recorded as None, and named.
+        "config": {
+            **dataclasses.asdict(config),
+            **dict.fromkeys(not_applying(config)),
+        },
+        "not_applying": not_applying(config),
     }
     if config.likelihood == "gaussian":
         # 8-bit images scaled to [0, 1]: each value stands for a bin of
@@ -365,8 +407,7 @@ def latent_pca_figure(
         )
         ax.add_artist(box)
     handles = [
-        legend_dot(colour_of[label], names[label], size=6)
-        for label in coloured
+        legend_dot(colour_of[label], names[label], size=6) for label in coloured
     ]
     classes = len(names)
     ax.legend(

@@ -152,15 +152,15 @@ def compare_backends(recipe, recipe_args, out, backends=BACKENDS):
         list of dicts, one per backend: `backend`, `status` ("ok", "not
         installed", "failed (exit N), see <log>") and the run's metrics.
     """
-    prepare_output(out)
-    rows = [
-        run_under_backend(recipe, recipe_args, out, backend)
-        for backend in backends
-    ]
-    name = os.path.basename(recipe)
-    write_comparison(
-        rows, out, title=name, command=f"{name} {' '.join(recipe_args)}"
-    )
+    with prepare_output(out):
+        rows = [
+            run_under_backend(recipe, recipe_args, out, backend)
+            for backend in backends
+        ]
+        name = os.path.basename(recipe)
+        write_comparison(
+            rows, out, title=name, command=f"{name} {' '.join(recipe_args)}"
+        )
     for backend in backends:
         if os.path.isdir(os.path.join(out, backend)):
             print(f"  {backend}/, {backend}.log: that backend's run")

@@ -1,5 +1,6 @@
 """Training one run: the model, the optimizer and `train_and_evaluate`."""
 
+import contextlib
 import math
 import os
 import time
@@ -16,6 +17,7 @@ from kvae.experiment.callbacks import StopOnDivergence
 from kvae.experiment.callbacks import TrainTimer
 from kvae.experiment.callbacks import check_tensorboard
 from kvae.experiment.callbacks import make_callbacks
+from kvae.experiment.combinations import latent_text
 from kvae.experiment.data import load_data
 from kvae.experiment.errors import RunError
 from kvae.experiment.generation import score_generation
@@ -120,6 +122,12 @@ def train_and_evaluate(config, announce=True):
         dict: the contents of metrics.json, plus `history` (the Keras
         history dict).
     """
+    # The output folder's lock (see `prepare_output`) is held to the end.
+    with contextlib.ExitStack() as held:
+        return _train_and_evaluate(config, announce, held)
+
+
+def _train_and_evaluate(config, announce, held):
     start = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     # Resolved first: a strategy this backend lacks fails before any work.
@@ -134,7 +142,8 @@ def train_and_evaluate(config, announce=True):
     # Created once the data is found: a run that cannot start leaves none.
     out = config.out
     if writer:
-        deleted = prepare_output(out, overwrite=config.overwrite)
+        lock = prepare_output(out, overwrite=config.overwrite)
+        deleted = held.enter_context(lock).deleted
     if announce:
         print(
             f"Writing into {os.path.abspath(out)}"
@@ -170,7 +179,7 @@ def train_and_evaluate(config, announce=True):
         print(
             f"Training {config.name}: {data.num_train} training images "
             f"({config.dataset} {config.splits[0]}), {len(data.x_test)} test "
-            f"images ({config.splits[1]}); latent {config.latent_dim}, "
+            f"images ({config.splits[1]}); {latent_text(config)}, "
             f"{config.epochs} epochs, backend {keras.backend.backend()}."
         )
     # kvae.VAE.fit decides the shuffling (arrays yes, tf.data no); only

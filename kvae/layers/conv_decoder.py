@@ -2,6 +2,7 @@ import keras
 
 from kvae.layers.upsample_2d import Upsample2D
 from kvae.layers.utils import build_by_tracing
+from kvae.layers.utils import check_filters
 from kvae.layers.utils import check_image_shape
 
 
@@ -44,7 +45,7 @@ class ConvDecoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = tuple(int(f) for f in filters)
+        self.filters = check_filters(filters)
         self.output_shape = check_image_shape(output_shape, len(self.filters))
         self.kernel_size = kernel_size
         self.dense_units = int(dense_units)

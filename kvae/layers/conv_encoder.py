@@ -2,6 +2,7 @@ import keras
 
 from kvae.layers.gaussian_head import GaussianHead
 from kvae.layers.utils import build_by_tracing
+from kvae.layers.utils import check_filters
 from kvae.layers.utils import check_image_shape
 
 
@@ -47,7 +48,7 @@ class ConvEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.head = GaussianHead(latent_dim, dtype=self.dtype_policy)
         self.latent_dim = self.head.latent_dim
-        self.filters = tuple(int(f) for f in filters)
+        self.filters = check_filters(filters)
         self.kernel_size = kernel_size
         self.dense_units = int(dense_units)
         self.activation = activation

@@ -2,6 +2,7 @@ import keras
 
 from kvae.layers.conv_decoder import ConvDecoder
 from kvae.layers.gaussian_head import GaussianHead
+from kvae.layers.utils import check_filters
 from kvae.layers.utils import check_latent_dims
 
 
@@ -60,7 +61,7 @@ class LadderDecoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.latent_dims = check_latent_dims(latent_dims)
         self.hidden_units = int(hidden_units)
-        self.filters = tuple(int(f) for f in filters)
+        self.filters = check_filters(filters)
         self.dense_units = int(dense_units)
         self.upsampling = upsampling
         self.kernel_size = kernel_size

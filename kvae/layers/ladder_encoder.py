@@ -2,6 +2,7 @@ import keras
 
 from kvae.layers.gaussian_head import GaussianHead
 from kvae.layers.utils import build_by_tracing
+from kvae.layers.utils import check_filters
 from kvae.layers.utils import check_latent_dims
 
 
@@ -60,7 +61,7 @@ class LadderEncoder(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.latent_dims = check_latent_dims(latent_dims)
-        self.filters = tuple(int(f) for f in filters)
+        self.filters = check_filters(filters)
         if len(self.filters) != len(self.latent_dims):
             raise ValueError(
                 f"The encoder has {len(self.latent_dims)} latent levels "

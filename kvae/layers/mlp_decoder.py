@@ -3,6 +3,8 @@ import math
 import keras
 
 from kvae.layers.utils import build_by_tracing
+from kvae.layers.utils import check_hidden_units
+from kvae.layers.utils import positive_ints
 
 
 @keras.saving.register_keras_serializable(package="kvae")
@@ -32,8 +34,10 @@ class MLPDecoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.output_shape = tuple(int(s) for s in output_shape)
-        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.output_shape = positive_ints(
+            "output_shape", output_shape, "the image shape such as (28, 28, 1)"
+        )
+        self.hidden_units = check_hidden_units(hidden_units)
         self.activation = activation
         self.hidden = [
             keras.layers.Dense(

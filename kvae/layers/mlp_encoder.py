@@ -2,6 +2,7 @@ import keras
 
 from kvae.layers.gaussian_head import GaussianHead
 from kvae.layers.utils import build_by_tracing
+from kvae.layers.utils import check_hidden_units
 
 
 @keras.saving.register_keras_serializable(package="kvae")
@@ -33,7 +34,7 @@ class MLPEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.head = GaussianHead(latent_dim, dtype=self.dtype_policy)
         self.latent_dim = self.head.latent_dim
-        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.hidden_units = check_hidden_units(hidden_units)
         self.activation = activation
         self.flatten = keras.layers.Flatten(dtype=self.dtype_policy)
         self.hidden = [

@@ -3,6 +3,7 @@ import keras
 from kvae.layers.residual_block import ResidualBlock
 from kvae.layers.upsample_2d import Upsample2D
 from kvae.layers.utils import build_by_tracing
+from kvae.layers.utils import check_filters
 from kvae.layers.utils import check_image_shape
 
 
@@ -40,7 +41,7 @@ class ResidualDecoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = tuple(int(f) for f in filters)
+        self.filters = check_filters(filters)
         self.output_shape = check_image_shape(output_shape, len(self.filters))
         self.blocks_per_stage = int(blocks_per_stage)
         self.upsampling = upsampling

@@ -3,6 +3,7 @@ import keras
 from kvae.layers.gaussian_head import GaussianHead
 from kvae.layers.residual_block import ResidualBlock
 from kvae.layers.utils import build_by_tracing
+from kvae.layers.utils import check_filters
 from kvae.layers.utils import check_image_shape
 
 
@@ -40,7 +41,7 @@ class ResidualEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.head = GaussianHead(latent_dim, dtype=self.dtype_policy)
         self.latent_dim = self.head.latent_dim
-        self.filters = tuple(int(f) for f in filters)
+        self.filters = check_filters(filters)
         self.blocks_per_stage = int(blocks_per_stage)
         self.negative_slope = float(negative_slope)
         policy = self.dtype_policy

@@ -22,7 +22,11 @@ def check_latent_dim(latent_dim):
 
 def check_image_shape(output_shape, downsampling_steps, role="decoder"):
     """Checks `(height, width, channels)` against the number of 2x steps."""
-    output_shape = tuple(int(s) for s in output_shape)
+    output_shape = positive_ints(
+        "output_shape" if role == "decoder" else "the image shape",
+        output_shape,
+        "(height, width, channels) such as (28, 28, 1)",
+    )
     if len(output_shape) != 3:
         raise ValueError(
             f"The {role} needs an image shape (height, width, channels), got "
@@ -46,9 +50,59 @@ def build_by_tracing(layer, input_shape):
 
 def check_latent_dims(latent_dims):
     """A tuple of latent sizes, one per level (bottom first), each >= 1."""
-    latent_dims = tuple(latent_dims)
+    latent_dims = _int_tuple(
+        "latent_dims",
+        latent_dims,
+        "one latent size per level (bottom first) such as (32, 16)",
+    )
     if not latent_dims:
         raise ValueError("latent_dims needs at least one level, got ().")
     for latent_dim in latent_dims:
         check_latent_dim(latent_dim)
     return tuple(int(d) for d in latent_dims)
+
+
+def check_filters(filters):
+    """A tuple of positive channel counts, one per stage."""
+    return positive_ints(
+        "filters", filters, "one channel count per stage such as (32, 64)"
+    )
+
+
+def check_hidden_units(hidden_units):
+    """A tuple of positive layer widths."""
+    return positive_ints(
+        "hidden_units",
+        hidden_units,
+        "one width per layer such as (512, 256)",
+        allow_empty=True,
+    )
+
+
+def positive_ints(name, value, what, allow_empty=False):
+    """`value` as a tuple of ints >= 1 (non-empty unless `allow_empty`),
+    or an error saying what it should be."""
+    value = _int_tuple(name, value, what)
+    if (not value and not allow_empty) or any(v < 1 for v in value):
+        raise ValueError(
+            f"{name} must be a tuple of positive ints, {what}; got {value}."
+        )
+    return tuple(int(v) for v in value)
+
+
+def _int_tuple(name, value, what):
+    """`value` as a tuple of ints, or a `TypeError` saying what it should
+    be (an int where a tuple belongs, a string, floats)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(
+            f"{name} must be a tuple of ints, {what}; got {value!r} "
+            f"({type(value).__name__})."
+        )
+    value = tuple(value)
+    for item in value:
+        if not isinstance(item, numbers.Integral) or isinstance(item, bool):
+            raise TypeError(
+                f"{name} must be a tuple of ints, {what}; got {value!r}, "
+                f"which holds {item!r} ({type(item).__name__})."
+            )
+    return value

@@ -1,9 +1,11 @@
 import keras
 from keras import ops
 
+from kvae import model_args
 from kvae.priors.prior import Prior
 from kvae.priors.prior import split_seed
 from kvae.priors.utils import check_num_components
+from kvae.priors.utils import check_seed
 from kvae.priors.utils import mixture_log_prob
 
 
@@ -45,9 +47,12 @@ class MixtureOfGaussians(Prior):
     ):
         super().__init__(**kwargs)
         self.num_components = check_num_components(num_components)
+        # 0 would start every component at the origin, identical forever;
+        # NaN or a negative spread gives NaN means and a NaN loss.
+        model_args.check_number("mean_stddev", mean_stddev, positive=True)
         self.mean_stddev = float(mean_stddev)
         self.learn_weights = bool(learn_weights)
-        self.seed = seed
+        self.seed = check_seed(seed)
 
     def build(self, input_shape):
         super().build(input_shape)

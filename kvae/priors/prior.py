@@ -1,3 +1,5 @@
+import weakref
+
 import keras
 from keras import ops
 
@@ -32,6 +34,32 @@ class Prior(keras.layers.Layer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = None
+        self._owner = None
+
+    def bind(self, model):
+        """Makes this prior `model`'s; `kvae.VAE` calls it when it is
+        given the prior.
+
+        Raises:
+            ValueError: the prior already serves another model that still
+                exists. It is built for that model's latent size, its
+                weights are trained with that model, and a `VampPrior`
+                evaluates that model's encoder: two models cannot share
+                one instance.
+        """
+        owner = self._owner() if self._owner is not None else None
+        if owner is not None and owner is not model:
+            name = type(self).__name__
+            raise ValueError(
+                f"This {name} ({self.name!r}) is already the prior of the "
+                f"model {owner.name!r}. A prior is built for its model's "
+                "latent size and trained with it (a VampPrior also "
+                "evaluates that model's encoder), so one instance cannot "
+                "serve two models: give "
+                f"each model its own, e.g. kvae.priors.{name}.from_config("
+                "prior.get_config()) for a fresh copy of its arguments."
+            )
+        self._owner = weakref.ref(model)
 
     def build(self, input_shape):
         self.latent_dim = int(input_shape[-1])

@@ -3,9 +3,13 @@ import math
 import keras
 from keras import ops
 
+from kvae import model_args
 from kvae.priors.prior import Prior
 from kvae.priors.prior import split_seed
+from kvae.priors.utils import check_clip_range
 from kvae.priors.utils import check_num_components
+from kvae.priors.utils import check_pseudo_input_shape
+from kvae.priors.utils import check_seed
 from kvae.priors.utils import mixture_log_prob
 
 
@@ -64,20 +68,13 @@ class VampPrior(Prior):
     ):
         super().__init__(**kwargs)
         self.num_components = check_num_components(num_components)
-        if pseudo_input_shape is not None:
-            pseudo_input_shape = tuple(int(s) for s in pseudo_input_shape)
-        self.pseudo_input_shape = pseudo_input_shape
+        self.pseudo_input_shape = check_pseudo_input_shape(pseudo_input_shape)
+        model_args.check_number("init_mean", init_mean)
+        model_args.check_number("init_stddev", init_stddev, positive=True)
         self.init_mean = float(init_mean)
         self.init_stddev = float(init_stddev)
-        if clip_range is not None:
-            clip_range = tuple(float(c) for c in clip_range)
-            if len(clip_range) != 2 or clip_range[0] >= clip_range[1]:
-                raise ValueError(
-                    "`clip_range` must be a pair (low, high) with low < "
-                    f"high, or None; got {clip_range}."
-                )
-        self.clip_range = clip_range
-        self.seed = seed
+        self.clip_range = check_clip_range(clip_range)
+        self.seed = check_seed(seed)
         self.encode_fn = None
         self.image_shape = None
 

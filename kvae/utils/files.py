@@ -4,7 +4,7 @@ run never leaves one.
 
 Every temporary file is named `.<name>.kvae-partial-<random><suffix>`: a
 hidden name that cannot be mistaken for an output, and that
-`remove_partial_files` recognises and deletes after a killed run.
+`partial_files` recognises after a killed run.
 """
 
 import contextlib
@@ -17,7 +17,7 @@ import tempfile
 import numpy as np
 
 PARTIAL_MARK = ".kvae-partial-"
-_PARTIAL_NAME = re.compile(r"^\..+" + re.escape(PARTIAL_MARK))
+_PARTIAL_NAME = re.compile(r"^\.(.+?)" + re.escape(PARTIAL_MARK))
 
 # mkstemp creates files readable by the owner only; give the final file the
 # permissions an ordinary open() would.
@@ -69,13 +69,15 @@ def partial_name(name):
     return "." + name + PARTIAL_MARK
 
 
-def remove_partial_files(folder):
-    """Deletes the temporary files an interrupted writer left in `folder`;
-    returns their names, sorted."""
-    names = sorted(n for n in os.listdir(folder) if _PARTIAL_NAME.match(n))
-    for name in names:
-        os.remove(os.path.join(folder, name))
-    return names
+def partial_files(folder):
+    """`{name: target}` of the temporary files in `folder`: each becomes
+    (or, left by a killed writer, would have become) the file `target`."""
+    found = {}
+    for name in os.listdir(folder):
+        match = _PARTIAL_NAME.match(name)
+        if match:
+            found[name] = match.group(1)
+    return found
 
 
 def _write_error(path, error):

@@ -326,3 +326,38 @@ def test_breed_names_of_both_routes():
     assert _stanford_dogs.breed_name("n02116738-African_hunting_dog") == (
         "African hunting dog"
     )
+
+
+def test_damaged_images_are_named_with_their_list(tree):
+    _write_text_lists(tree)
+    train = _entries("train")
+    images = tree / "Images"
+    (images / train[0]).write_bytes(b"")
+    data = (images / train[1]).read_bytes()
+    (images / train[1]).write_bytes(data[: len(data) // 2])
+    (images / train[2]).write_bytes(b"<html>not found</html>")
+    with pytest.raises(DatasetError) as info:
+        _load(tree, "train")
+    message = str(info.value)
+    assert "3 of the 6 images that " in message
+    assert str(tree / "train_list.txt") in message
+    assert f"{train[0]} (empty, 0 bytes)" in message
+    assert f"{train[1]} (truncated JPEG, {len(data) // 2} bytes" in message
+    assert f"{train[2]} (not a JPEG file, 22 bytes)" in message
+    assert "extract images.tar again" in message
+    assert f"delete their lines from {tree / 'train_list.txt'}" in message
+    # The test split's images are intact: it still loads.
+    assert len(_load(tree, "test")[1]) == 3
+
+
+def test_lists_that_share_images_warn_with_the_count(tree):
+    (tree / "train_list.txt").write_text("\n".join(_entries("train")))
+    shared = _entries("train")[:2]
+    (tree / "test_list.txt").write_text("\n".join(_entries("test") + shared))
+    with pytest.warns(UserWarning) as record:
+        _load(tree, "test")
+    message = str(record[0].message)
+    assert "2 images are in both" in message
+    assert str(tree / "train_list.txt") in message
+    assert str(tree / "test_list.txt") in message
+    assert shared[0] in message

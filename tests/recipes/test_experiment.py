@@ -222,7 +222,7 @@ NON_DEFAULT_FLAGS = {
     "objective": ["iwae"],
     "num_samples": ["3"],
     "free_bits": ["0.5"],
-    "filters": ["4", "8", "16"],
+    "filters": ["4", "8"],
     "dense_units": ["7"],
     "image_size": ["32"],
     "epochs": ["2"],
@@ -295,7 +295,10 @@ def test_every_config_field_is_a_flag_that_round_trips():
     assert experiment.parse_args(base, ["--overwrite"]).overwrite is True
     # Every field at once, and back: the flags written from a config parse
     # to the same config.
-    argv = [v for name, values in NON_DEFAULT_FLAGS.items() if values
+    # (Free bits floor the ELBO's KL term, which the IWAE objective lacks:
+    # the two are refused together.)
+    argv = [v for name, values in NON_DEFAULT_FLAGS.items()
+            if values and name != "free_bits"
             for v in [flags.flag_name(name), *values]]
     changed = experiment.parse_args(base, argv + ["--no-tensorboard"])
     assert experiment.parse_args(base, _as_flags(changed)) == changed
@@ -321,7 +324,7 @@ def test_bad_flag_values_name_the_flag(capsys):
     for argv, words in (
         (["--epochs", "0"], "epochs must be a positive int"),
         (["--gifs", "movie"], "Unknown gifs 'movie'"),
-        (["--sigma", "-1"], "sigma must be a positive number"),
+        (["--sigma", "-1"], "sigma must be 'learned', 'optimal' or a finite"),
         (["--latent-dim", "two"], "--latent-dim: invalid int value"),
         (["--reconstruction-grid", "2"], "expected 2 arguments"),
         (["--images", "photos"], "replaces an RGB dataset"),

@@ -1,0 +1,114 @@
+"""Settings that do not go together are refused when the command line is
+parsed (exit 2, nothing created); settings the model does not use are
+recorded as not applying, and metrics.json describes the trained model."""
+
+import types
+
+import numpy as np
+import pytest
+
+from kvae import experiment
+from kvae.experiment import report
+from kvae.experiment.combinations import latent_text
+
+
+@pytest.mark.parametrize(
+    "recipe, argv, words",
+    [
+        (
+            "kmnist",
+            ["--objective", "iwae", "--num-samples", "5", "--free-bits", "0.5"],
+            "free_bits 0.5 floors the KL term of the ELBO, but objective is "
+            "'iwae'",
+        ),
+        (
+            "likelihood",
+            ["--level-dims", "8"],
+            "model 'ladder' needs at least two latent levels, got "
+            "level_dims (8,)",
+        ),
+        (
+            "likelihood",
+            ["--level-dims", "8", "4", "2"],
+            "level_dims (8, 4, 2) has 3 levels but filters (32, 64) has 2",
+        ),
+        (
+            "mnist",
+            ["--model", "ladder"],
+            "Give --latent-dims none for one run",
+        ),
+        (
+            "dogs",
+            ["--image-size", "30"],
+            "The model cannot take images of side 30 (image_size): its 4 "
+            "stages (filters (16, 32, 64, 128)) halve the side 4 times, so "
+            "it must be divisible by 16. Give --image-size 16 (or 32)",
+        ),
+        (
+            "dogs",
+            ["--image-size", "8", "--filters", "8"],
+            "whose window needs images of at least 11 pixels a side",
+        ),
+        (
+            "kmnist",
+            ["--filters", "8", "8", "8"],
+            "The model cannot take the 28x28 images of 'kmnist'",
+        ),
+        (
+            "kmnist",
+            ["--max-test-examples", "1"],
+            "leaves no pair of test images for the interpolation GIF",
+        ),
+        (
+            "dogs",
+            ["--sigma", "1e-30"],
+            "sigma must be 'learned', 'optimal' or a finite number >= 0.002479",
+        ),
+    ],
+)
+def test_combinations_the_model_refuses_are_refused_at_parse(
+    load_recipe, tmp_path, capsys, recipe, argv, words
+):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as info:
+        experiment.cli(load_recipe(recipe).main, [*argv, "--out", str(out)])
+    assert info.value.code == 2
+    assert words in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_metrics_describe_the_trained_ladder(load_recipe):
+    config = experiment.parse_args(
+        load_recipe("kmnist").CONFIG,
+        ["--model", "ladder", "--level-dims", "8", "4", "--iwae-samples", "0"],
+    )
+    assert latent_text(config) == "latent 8+4"
+    data = types.SimpleNamespace(
+        num_train=64, x_test=np.zeros((8, 28, 28, 1)), image_shape=(28, 28, 1)
+    )
+    test = {"negative_elbo": 1.0, "reconstruction_loss": 1.0, "kl_loss": 0.0}
+    metrics = report.run_metrics(
+        config, data, test, [1.0, 1.0], 2.0, precision=("float32", "given")
+    )
+    # The top level's size (the prior's), and every level; the unused
+    # --latent-dim default is recorded as not applying.
+    assert metrics["latent_dim"] == 4
+    assert metrics["level_dims"] == [8, 4]
+    assert metrics["not_applying"] == [
+        "iwae_examples",
+        "latent_dim",
+        "sigma",
+        "weight_decay",
+    ]
+    assert metrics["config"]["latent_dim"] is None
+    assert metrics["config"]["level_dims"] == (8, 4)
+    assert metrics["config"]["sigma"] is None
+
+    conv = experiment.parse_args(load_recipe("kmnist").CONFIG, [])
+    assert latent_text(conv) == "latent 16"
+    metrics = report.run_metrics(
+        conv, data, test, [1.0], 1.0, precision=("float32", "given")
+    )
+    assert metrics["latent_dim"] == 16 and metrics["level_dims"] == [16]
+    assert metrics["config"]["level_dims"] is None
+    assert "level_dims" in metrics["not_applying"]
