@@ -52,6 +52,13 @@ def not_applying(config):
         names.append("weight_decay")
     if not config.iwae_samples:
         names.append("iwae_examples")
+    samplers = config.samplers if config.score_images else ()
+    if not config.score_images:
+        names += ["feature_model", "samplers"]
+    if "gaussian_mixture" not in samplers:
+        names.append("mixture_components")
+    if "two_stage" not in samplers:
+        names.append("two_stage_epochs")
     return sorted(names)
 
 

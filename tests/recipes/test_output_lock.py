@@ -138,6 +138,8 @@ def recipe_command(shared_data, out, *extra):
         "4",
         "--dense-units",
         "8",
+        "--score-images",
+        "0",
         "--iwae-samples",
         "2",
         "--iwae-examples",

@@ -35,6 +35,8 @@ def tiny_flags(shared_data, out, *extra):
         "4",
         "--dense-units",
         "8",
+        "--score-images",
+        "0",
         "--iwae-samples",
         "2",
         "--iwae-examples",
