@@ -10,10 +10,10 @@ import statistics
 import keras
 import numpy as np
 
-from kvae.callbacks._frames import legend_dot
 from kvae.experiment.errors import RunError
 from kvae.utils import atomic_path
 from kvae.utils import environment
+from kvae.utils import legend_dot
 from kvae.utils import pca_basis
 from kvae.utils.files import remove_partial_files
 
