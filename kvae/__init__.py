@@ -18,6 +18,7 @@ from kvae import evaluation
 from kvae import layers
 from kvae import metrics
 from kvae import precision
+from kvae import presets
 from kvae import priors
 from kvae.hierarchical_vae import HierarchicalVAE
 from kvae.loading import load_model
@@ -36,5 +37,6 @@ __all__ = [
     "load_model",
     "metrics",
     "precision",
+    "presets",
     "priors",
 ]
