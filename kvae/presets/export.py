@@ -166,8 +166,11 @@ def _run_record(run_dir):
         metrics = json.load(f)
     record = {key: metrics[key] for key in _ENVIRONMENT_KEYS if key in metrics}
     record["dataset"] = metrics.get("dataset")
+    # kl_loss_1, kl_loss_2, ...: a hierarchical model's KL per level.
     record["test_metrics"] = {
-        key: metrics[key] for key in TEST_METRIC_KEYS if key in metrics
+        key: value
+        for key, value in metrics.items()
+        if key in TEST_METRIC_KEYS or key.startswith("kl_loss_")
     }
     record["training"] = {
         key: metrics[key] for key in TRAINING_KEYS if key in metrics
