@@ -227,49 +227,11 @@ def process_worker(args):
 
 def process_envs(backend, count):
     """The launch variables of `count` processes of `backend`."""
-    import socket
-
-    def free_port():
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+    from kvae.utils import local_launch_envs
 
     if count == 1:
         return [{}]
-    if backend == "torch":
-        port = str(free_port())
-        return [
-            dict(
-                RANK=str(i),
-                LOCAL_RANK=str(i),
-                WORLD_SIZE=str(count),
-                MASTER_ADDR="127.0.0.1",
-                MASTER_PORT=port,
-            )
-            for i in range(count)
-        ]
-    if backend == "tensorflow":
-        workers = [f"127.0.0.1:{free_port()}" for _ in range(count)]
-        return [
-            dict(
-                TF_CONFIG=json.dumps(
-                    {
-                        "cluster": {"worker": workers},
-                        "task": {"type": "worker", "index": i},
-                    }
-                )
-            )
-            for i in range(count)
-        ]
-    address = f"127.0.0.1:{free_port()}"
-    return [
-        dict(
-            KERAS_DISTRIBUTION_JOB_ADDRESSES=address,
-            KERAS_DISTRIBUTION_NUM_PROCESSES=str(count),
-            KERAS_DISTRIBUTION_PROCESS_ID=str(i),
-        )
-        for i in range(count)
-    ]
+    return local_launch_envs(backend, count)
 
 
 def run_processes(backend, count, args):

@@ -18,6 +18,7 @@ from kvae import evaluation
 from kvae import layers
 from kvae import metrics
 from kvae import precision
+from kvae import presets
 from kvae import priors
 from kvae import samplers
 from kvae.hierarchical_vae import HierarchicalVAE
@@ -37,6 +38,7 @@ __all__ = [
     "load_model",
     "metrics",
     "precision",
+    "presets",
     "priors",
     "samplers",
 ]

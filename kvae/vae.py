@@ -20,6 +20,7 @@ from kvae.backend import VAETrainer
 from kvae.inference import InferenceMixin
 from kvae.likelihood import LikelihoodMixin
 from kvae.model_args import is_number
+from kvae.presets.mixin import PresetsMixin
 from kvae.saving import SavingMixin
 from kvae.trackers import TrackersMixin
 from kvae.validation import DataChecksMixin
@@ -32,6 +33,7 @@ class VAE(
     InferenceMixin,
     DataChecksMixin,
     SavingMixin,
+    PresetsMixin,
     VAETrainer,
     keras.Model,
 ):

@@ -1,43 +1,14 @@
 """One recipe under TensorFlow, JAX and PyTorch, side by side.
 
-Runs the recipe once per backend, each in its own process with
-KERAS_BACKEND set, then writes into --out (runs/compare_backends):
-comparison.md (train img/s, epoch time, test -ELBO, IWAE NLL, SSIM, PSNR),
-comparison.png and comparison.json; each run's files are in <out>/<backend>/.
-A backend that is not installed is reported as such.
-
-Flags this script does not know go to the recipe:
-
-    python recipes/compare_backends.py --manual-dir ../shared/data/kmnist \\
-        --train-split "test[:9000]" --test-split "test[9000:]" --epochs 5
+The recipe itself, its config block and `main`, is
+kvae/recipes/compare_backends.py, shipped in the package: an installed kvae
+runs it as `python -m kvae.recipes.compare_backends`, and this script runs
+the same code from a clone. `--help` lists every setting; to change the
+recipe, copy that file.
 """
 
-import argparse
-import os
-import sys
-
 from kvae import experiment
-from kvae import utils
-
-RECIPES = ("kmnist", "dogs")
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--recipe", choices=RECIPES, default="kmnist")
-    parser.add_argument(
-        "--backends", nargs="+", default=list(utils.BACKENDS)
-    )
-    parser.add_argument("--out", default="runs/compare_backends")
-    args, recipe_args = parser.parse_known_args(argv)
-    recipe = os.path.join(os.path.dirname(__file__), f"{args.recipe}.py")
-    return experiment.compare_backends(
-        recipe, recipe_args, args.out, backends=args.backends
-    )
-
+from kvae.recipes.compare_backends import main
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    experiment.cli(main)

@@ -1,80 +1,13 @@
 """Stanford Dogs at 64x64 RGB: a residual conv VAE with a 256-D latent.
 
-Trains on the 12,000 training images and tests on all 8,580 test images of
-Stanford Dogs, resized and center-cropped to 64x64 (training images flipped
-and rotated at random). Writes into --out (runs/dogs): model.keras,
-history.csv, metrics.json (test MSE, SSIM, PSNR, -ELBO in nats and bits per
-dimension, KL in nats, train img/s), reconstructions.gif, interpolation.gif
-(between two test dogs), samples.gif, latent_pca.png (test codes on their
-principal axes; the 6 breeds with the most test images coloured and named,
-the others grey), metrics.png and TensorBoard logs.
-
-    # the extracted dataset: Images/ plus lists/*.mat or *_list.txt
-    python recipes/dogs.py --manual-dir ../shared/data/stanford_dogs
-    python recipes/dogs.py                      # tfds stanford_dogs
-    python recipes/dogs.py --images DIR         # a folder of your photos
-
-Likelihood: RGB values in [0, 1] are continuous, so a Gaussian is a proper
-density for them (its NLL converts to bits per dimension); a Bernoulli
-"likelihood" of non-binary values is the density of nothing. Its standard
-deviation is the lever between sharp reconstructions and posterior
-collapse. The default, sigma "optimal", uses each batch's root-mean-square
-error (Rybkin et al., 2021). On short runs (docs/gallery.md,
-benchmarks/dogs_settings.py) it trails a fixed 0.1 while its sigma is
-above 0.1 (by 1.6 dB PSNR after 400 steps, 0.3 dB after 800) and then
-weights the reconstructions more than 0.1 does. A learned sigma starts at 1
-and needs thousands of steps to come down; until then the KL term dominates
-and the posterior collapses.
-
-Width and speed: filters 16-32-64-128 (2.9M parameters) train about twice
-as fast as 32-64-128-256 (8.5M) and gave the better test reconstructions
-for the same CPU time on short runs. The default 20 epochs took 49 minutes
-of training on 2 busy CPU cores (epochs of 56 to 75 s when the cores were
-nearly idle, about 25 minutes for 20) and reached 22.8 dB PSNR and SSIM
-0.66 on the 8,580 test images (docs/gallery.md). Precision "auto"
-(kvae.precision.choose_policy) trains in mixed_bfloat16 on a GPU with
-bfloat16 and, under TensorFlow and torch, on a CPU with AVX512-BF16 or
-AMX-BF16 (1.4x to 1.9x the img/s of float32 under TensorFlow;
-docs/backends.md), and in float32 on other CPUs and under JAX on a CPU;
-the run prints its choice.
+The recipe itself, its config block and `main`, is kvae/recipes/dogs.py,
+shipped in the package: an installed kvae runs it as `python -m
+kvae.recipes.dogs`, and this script runs the same code from a clone.
+`--help` lists every setting; to change the recipe, copy that file.
 """
 
 from kvae import experiment
-
-CONFIG = experiment.Config(
-    name="dogs",
-    dataset="stanford_dogs",
-    out="runs/dogs",
-    model="residual",
-    likelihood="gaussian",
-    sigma="optimal",
-    latent_dim=256,
-    filters=(16, 32, 64, 128),
-    image_size=64,
-    epochs=20,
-    batch_size=32,
-    optimizer="adamw",
-    learning_rate=5e-4,
-    final_learning_rate=1e-6,
-    weight_decay=1e-5,
-    global_clipnorm=1.0,
-    precision="auto",
-    gifs=("reconstructions", "interpolation", "samples"),
-    plots=("metrics", "latent_pca"),
-    reconstruction_grid=(2, 8),
-    sample_grid=6,
-    interpolation_grid=(1, 1),
-    interpolation_method="spherical",
-    interpolation_scale=3,
-    iwae_samples=100,
-    iwae_examples=200,
-)
-
-
-def main(argv=None):
-    config = experiment.parse_args(CONFIG, argv, description=__doc__)
-    return experiment.train_and_evaluate(config)
-
+from kvae.recipes.dogs import main
 
 if __name__ == "__main__":
     experiment.cli(main)

@@ -2,9 +2,15 @@
 
 import gzip
 import os
+import sys
 
 import keras
 import numpy as np
+
+from kvae.utils import BACKENDS
+from kvae.utils import run_with_backend
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def read_idx_images(path, count=None):
@@ -97,3 +103,20 @@ def read_tensorboard(log_dir):
                 values.append((event.step, float(array)))
         result[tag] = values
     return result
+
+
+def run_under_other_backends(script, folder):
+    """Runs `python -c script folder` under each other backend; yields
+    `(backend, stdout)` once each run has exited with status 0."""
+    for backend in BACKENDS:
+        if backend == keras.backend.backend():
+            continue
+        proc = run_with_backend(
+            [sys.executable, "-c", script, str(folder)],
+            backend,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        yield backend, proc.stdout

@@ -1,6 +1,4 @@
 import json
-import os
-import sys
 import zipfile
 
 import keras
@@ -8,29 +6,10 @@ import numpy as np
 import pytest
 
 import kvae
-from kvae.utils import BACKENDS
-from kvae.utils import run_with_backend
+from tests.helpers import run_under_other_backends
 from tests.helpers import to_numpy
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 X = (np.random.default_rng(2).random((64, 28, 28, 1)) < 0.3).astype("float32")
-
-
-def run_under_other_backends(script, folder):
-    """Runs `python -c script folder` under each other backend; yields
-    `(backend, stdout)` once each run has exited with status 0."""
-    for backend in BACKENDS:
-        if backend == keras.backend.backend():
-            continue
-        proc = run_with_backend(
-            [sys.executable, "-c", script, str(folder)],
-            backend,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        yield backend, proc.stdout
 
 
 def trained_model(**kwargs):

@@ -163,21 +163,6 @@ def label_strip(label, title, width, grayscale):
     return caption(texts, width, grayscale=grayscale)
 
 
-def legend_dot(color, label, size):
-    """A legend handle: one round marker of `color`, named `label`."""
-    from matplotlib.lines import Line2D
-
-    return Line2D(
-        [],
-        [],
-        linestyle="",
-        marker="o",
-        markersize=size,
-        color=color,
-        label=label,
-    )
-
-
 def render(figure):
     """Draws a matplotlib `Figure` off-screen to an RGB byte array."""
     canvas = FigureCanvasAgg(figure)

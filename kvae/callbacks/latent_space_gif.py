@@ -5,6 +5,7 @@ from matplotlib.ticker import MaxNLocator
 
 from kvae.callbacks import _base
 from kvae.callbacks import _frames
+from kvae.utils import legend_dot
 from kvae.utils.pca import pca_basis
 
 _MAX_DEFAULT_POINTS = 2000
@@ -210,7 +211,7 @@ class LatentSpaceGIF(_base.GIFCallback):
         )
         if len(classes) <= 20:
             handles = [
-                _frames.legend_dot(palette[i], self._class_name(c), size=5)
+                legend_dot(palette[i], self._class_name(c), size=5)
                 for i, c in enumerate(classes)
             ]
             ax.legend(

@@ -10,13 +10,13 @@ import statistics
 import keras
 import numpy as np
 
-from kvae.callbacks._frames import legend_dot
 from kvae.experiment.combinations import latent_sizes
 from kvae.experiment.combinations import not_applying
 from kvae.experiment.errors import RunError
 from kvae.experiment.generation import generation_summary
 from kvae.utils import atomic_path
 from kvae.utils import environment
+from kvae.utils import legend_dot
 from kvae.utils import pca_basis
 from kvae.utils.files import partial_files
 from kvae.utils.folder_lock import FolderInUseError

@@ -1,12 +1,8 @@
-import math
-
 import keras
 from keras import ops
 
 from kvae import elbo
 from kvae.priors.prior import Prior
-
-_HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 
 
 @keras.saving.register_keras_serializable(package="kvae")
@@ -29,7 +25,7 @@ class StandardNormal(Prior):
 
     def log_prob(self, z):
         z = ops.convert_to_tensor(z, dtype="float32")
-        return -ops.sum(_HALF_LOG_TWO_PI + 0.5 * ops.square(z), axis=-1)
+        return elbo.gaussian_log_density(z, 0.0)
 
     def sample(self, n, seed, temperature=1.0):
         return temperature * keras.random.normal(

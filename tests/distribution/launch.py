@@ -6,22 +6,21 @@ output in a log file (a full pipe would stall it), and a bounded wait.
 Addresses are loopback only: `127.0.0.1` and a free port.
 """
 
-import socket
 import subprocess
 import sys
 import time
 
 from kvae.utils import backend_env
+from kvae.utils import local_launch_envs
+from kvae.utils.launch import LOCALHOST as HOST
 
 ROOT = __file__.rsplit("/tests/", 1)[0]
-HOST = "127.0.0.1"
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+def envs(backend, world_size=2, **variables):
+    """The launch variables of `world_size` processes of `backend` on
+    127.0.0.1 (`kvae.utils.local_launch_envs`)."""
+    return local_launch_envs(backend, world_size, HOST, **variables)
 
 
 class Processes:

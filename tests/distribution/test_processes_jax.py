@@ -25,19 +25,10 @@ pytestmark = [
 ]
 
 
-def keras_distribution_envs(world_size=2, **variables):
-    address = f"{launch.HOST}:{launch.free_port()}"
-    return [
-        dict(
-            KERAS_DISTRIBUTION_JOB_ADDRESSES=address,
-            KERAS_DISTRIBUTION_NUM_PROCESSES=str(world_size),
-            KERAS_DISTRIBUTION_PROCESS_ID=str(index),
-            JAX_PLATFORMS="cpu",
-            XLA_FLAGS="",
-            **variables,
-        )
-        for index in range(world_size)
-    ]
+def keras_distribution_envs(**variables):
+    return launch.envs(
+        "jax", JAX_PLATFORMS="cpu", XLA_FLAGS="", **variables
+    )
 
 
 @pytest.fixture(scope="module")

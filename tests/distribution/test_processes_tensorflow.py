@@ -5,7 +5,6 @@ every wait is bounded (`tests/distribution/cases.py`). Only under
 `KERAS_BACKEND=tensorflow`: once per CI run.
 """
 
-import json
 import os
 import sys
 
@@ -24,21 +23,8 @@ pytestmark = [
 ]
 
 
-def tf_config_envs(world_size=2, **variables):
-    workers = [f"{launch.HOST}:{launch.free_port()}" for _ in range(world_size)]
-    return [
-        dict(
-            TF_CONFIG=json.dumps(
-                {
-                    "cluster": {"worker": workers},
-                    "task": {"type": "worker", "index": index},
-                }
-            ),
-            CUDA_VISIBLE_DEVICES="",
-            **variables,
-        )
-        for index in range(world_size)
-    ]
+def tf_config_envs(**variables):
+    return launch.envs("tensorflow", CUDA_VISIBLE_DEVICES="", **variables)
 
 
 @pytest.fixture(scope="module")

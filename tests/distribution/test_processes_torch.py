@@ -12,6 +12,7 @@ import sys
 import keras
 import pytest
 
+from kvae.utils import free_port
 from tests.distribution import cases
 from tests.distribution import launch
 
@@ -24,20 +25,8 @@ pytestmark = [
 ]
 
 
-def torchrun_envs(world_size=2, **variables):
-    port = str(launch.free_port())
-    return [
-        dict(
-            RANK=str(rank),
-            LOCAL_RANK=str(rank),
-            WORLD_SIZE=str(world_size),
-            LOCAL_WORLD_SIZE=str(world_size),
-            MASTER_ADDR=launch.HOST,
-            MASTER_PORT=port,
-            **variables,
-        )
-        for rank in range(world_size)
-    ]
+def torchrun_envs(**variables):
+    return launch.envs("torch", **variables)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +92,7 @@ def test_recipe_under_torchrun_writes_from_process_zero_only(
         "--master-addr",
         launch.HOST,
         "--master-port",
-        str(launch.free_port()),
+        str(free_port()),
         os.path.join(launch.ROOT, "recipes", "kmnist.py"),
         *cases.recipe_flags(shared_data, out),
     ]
