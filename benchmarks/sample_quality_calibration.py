@@ -57,6 +57,7 @@ def parse(argv=None):
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--two-stage-epochs", type=int, default=50)
+    parser.add_argument("--mixture-components", type=int, default=10)
     parser.add_argument("--out", required=True, help="markdown report")
     args = parser.parse_args(argv)
     if not os.path.isfile(os.path.join(args.run, "model.keras")):
@@ -75,6 +76,7 @@ def main(argv=None):
         image_size=args.image_size,
         binarize=args.binarize,
         two_stage_epochs=args.two_stage_epochs,
+        mixture_components=args.mixture_components,
         feature_model=args.feature_model,
     )
     model = kvae.load_model(os.path.join(args.run, "model.keras"))
@@ -85,9 +87,15 @@ def main(argv=None):
     n = min(args.images, len(x_test) // 2)
     real, other = x_test[order[:n]], x_test[order[n : 2 * n]]
     sets, fitted = generated_sets(model, config, x_train, n)
-    sets["prior_t0.8"] = decode_codes(
-        model,
-        keras.ops.convert_to_numpy(model.sample_latent(n, 0, temperature=0.8)),
+    sets["prior_t0.8"] = np.clip(
+        decode_codes(
+            model,
+            keras.ops.convert_to_numpy(
+                model.sample_latent(n, 0, temperature=0.8)
+            ),
+        ),
+        0,
+        1,
     )
     sets["test_vs_test"] = other
     for sigma in BLUR:

@@ -250,7 +250,11 @@ def _check_batch(batch, what, image_shape):
     if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError(f"The {what} hold NaN or infinite values.")
     if low < -1e-3 or high > 1 + 1e-3:
-        hint = " (divide by 255)" if high > 1.5 else ""
+        hint = (
+            " (divide by 255)"
+            if high > 1.5
+            else " (clip a decoder's outputs: np.clip(x, 0, 1))"
+        )
         raise ValueError(
             f"The {what} have values in [{low:g}, {high:g}]; the scores "
             f"take images in [0, 1], as kvae's models give them{hint}."

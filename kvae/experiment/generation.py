@@ -114,26 +114,31 @@ def generated_sets(model, config, x_train, n, verbose=1, seed=0):
     train = x_train[
         np.sort(rng.choice(len(x_train), n, replace=n > len(x_train)))
     ]
+    # A Gaussian decoder's means can leave [0, 1] a little; they are
+    # scored as they are shown, clipped.
     sets = {
         "train_vs_test": train,
         "reconstructions": reconstruct_images(model, train),
-        "prior": decode_codes(
-            model,
-            keras.ops.convert_to_numpy(model.sample_latent(n, seed=seed)),
+        "prior": np.clip(
+            decode_codes(
+                model,
+                keras.ops.convert_to_numpy(model.sample_latent(n, seed=seed)),
+            ),
+            0,
+            1,
         ),
     }
     fitted = {}
     for name in config.samplers:
         if verbose:
             print(
-                f"Fitting the {name} sampler to {len(x_train)} training "
-                "codes.",
+                f"Fitting the {name} sampler to {len(x_train)} training codes.",
                 flush=True,
             )
         fitted[name] = make_sampler(name, config).fit(
             model, x_train, verbose=1 if verbose == 1 else 0
         )
-        sets[name] = fitted[name].sample(n, seed=seed)
+        sets[name] = np.clip(fitted[name].sample(n, seed=seed), 0, 1)
     return sets, fitted
 
 
@@ -148,13 +153,15 @@ def _classifier_accuracy(path):
 
 
 def reconstruct_images(model, x, batch_size=500):
-    """`model.reconstruct(x)` in batches, as a float32 NumPy array."""
-    return np.concatenate(
+    """`model.reconstruct(x)` in batches, clipped to [0, 1], as a float32
+    NumPy array."""
+    images = np.concatenate(
         [
             keras.ops.convert_to_numpy(model.reconstruct(x[i : i + batch_size]))
             for i in range(0, len(x), batch_size)
         ]
-    ).astype("float32")
+    )
+    return np.clip(images, 0, 1).astype("float32")
 
 
 def generation_summary(block):
