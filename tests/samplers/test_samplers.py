@@ -73,7 +73,9 @@ def test_the_prior_temperature_scales_the_model_draws(model):
 def test_two_stage_training_reduces_its_own_loss(model):
     sampler = TwoStageSampler(epochs=8, hidden_units=(32, 32))
     sampler.fit(model, X, verbose=0)
-    loss = sampler.history["loss"]
+    # The KL weight warms up, so the reconstruction term is the one that
+    # must fall.
+    loss = sampler.history["reconstruction_loss"]
     assert loss[-1] < loss[0], loss
     assert sampler.sample_latent(5, seed=0).shape == (5, 3)
 
