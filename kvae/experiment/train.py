@@ -30,6 +30,7 @@ from kvae.experiment.report import summary_text
 from kvae.hierarchical_vae import HierarchicalVAE
 from kvae.utils import write_json
 from kvae.utils.files import partial_name
+from kvae.utils.files import publish
 from kvae.vae import VAE
 
 
@@ -200,7 +201,7 @@ def _train_and_evaluate(config, announce, held):
         )
     finally:
         if writer and os.path.exists(history_tmp):
-            os.replace(history_tmp, history_path)
+            publish(history_tmp, history_path)
     fit_seconds = time.perf_counter() - fit_start
     if divergence.diverged is not None:
         epoch, name, value = divergence.diverged

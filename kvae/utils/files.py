@@ -54,14 +54,26 @@ def atomic_path(path, suffix=".tmp"):
     except OSError as error:
         raise _write_error(path, error) from error
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as error:
+            raise _write_error(path, error) from error
+        publish(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def publish(tmp, path):
+    """Renames the finished temporary file `tmp` over `path` (with the
+    permissions of a new file): the one place kvae makes a file appear.
+    `atomic_path` uses it; so does a writer that fills its temporary file
+    over a long time (the history of a run, row by row)."""
+    try:
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except OSError as error:
         raise _write_error(path, error) from error
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def partial_name(name):
