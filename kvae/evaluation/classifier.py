@@ -28,8 +28,10 @@ def train_feature_classifier(
 ):
     """Trains a small conv classifier whose "features" layer scores samples.
 
-    The network: per entry of `filters`, two 3x3 conv + batch norm + ReLU
-    layers and a 2x2 max pooling; global average pooling; a dense layer of
+    The network: per entry of `filters`, two 3x3 conv + ReLU layers and a
+    2x2 max pooling (no batch norm: with it, the first classifiers scored
+    0.98 on their training batches in training mode and 0.80 in inference
+    mode after a few hundred steps); global average pooling; a dense layer of
     `feature_units` named "features" (ReLU); dropout 0.3; softmax over
     `num_classes`. Trained with Adam, random horizontal shifts of 2 pixels
     as augmentation (flips too for RGB images, which are mirror
@@ -100,9 +102,9 @@ def classifier_network(image_shape, num_classes, filters, feature_units):
         x = keras.layers.RandomFlip("horizontal")(x)
     for stage_filters in filters:
         for _ in range(2):
-            x = keras.layers.Conv2D(stage_filters, 3, padding="same")(x)
-            x = keras.layers.BatchNormalization()(x)
-            x = keras.layers.ReLU()(x)
+            x = keras.layers.Conv2D(
+                stage_filters, 3, padding="same", activation="relu"
+            )(x)
         x = keras.layers.MaxPooling2D(2)(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dense(feature_units, activation="relu", name="features")(

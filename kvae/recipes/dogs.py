@@ -58,6 +58,11 @@ CONFIG = experiment.Config(
     final_learning_rate=1e-6,
     weight_decay=1e-5,
     global_clipnorm=1.0,
+    # On the 10-epoch model's 256-D codes of the 12,000 training dogs, FD
+    # against 2,000 test dogs in kvae's random features: 10 components
+    # 0.72, 30: 0.51, 60: 0.68, 120: 0.45 (the reconstructions of training
+    # images, 0.29; prior samples, 24.1). docs/sample_quality.md.
+    mixture_components=120,
     precision="auto",
     gifs=("reconstructions", "interpolation", "samples"),
     plots=("metrics", "latent_pca"),
