@@ -165,7 +165,7 @@ def test_save_and_load(tmp_path):
 
 
 def test_bad_sigma_names_the_choices():
-    with pytest.raises(ValueError, match="'learned' or 'optimal'"):
+    with pytest.raises(ValueError, match="'learned', 'optimal'"):
         kvae.VAE(
             kvae.layers.ConvEncoder(LATENT),
             kvae.layers.ConvDecoder(SHAPE),

@@ -83,6 +83,7 @@ class TwoStageSampler(Sampler):
             )
         self.warmup_fraction = float(warmup_fraction)
         self.second_stage = None
+        self.warmup_steps = 0
         self.history = None
 
     @classmethod
@@ -125,8 +126,9 @@ class TwoStageSampler(Sampler):
         standardised = ((codes - self.shift) / self.scale).astype("float32")
         self.second_latent_dim = self.second_latent_dim or codes.shape[1]
         steps = self.epochs * -(-len(codes) // self.batch_size)
+        self.warmup_steps = int(self.warmup_fraction * steps)
         self.second_stage = self._second_stage(
-            codes.shape[1], int(self.warmup_fraction * steps)
+            codes.shape[1], self.warmup_steps
         )
         self.second_stage.compile(
             optimizer=keras.optimizers.Adam(self.learning_rate)
@@ -152,6 +154,7 @@ class TwoStageSampler(Sampler):
             "batch_size": self.batch_size,
             "learning_rate": self.learning_rate,
             "warmup_fraction": self.warmup_fraction,
+            "warmup_steps": self.warmup_steps,
         }
         weights = self.second_stage.get_weights()
         arrays = {"shift": self.shift, "scale": self.scale}
@@ -162,7 +165,12 @@ class TwoStageSampler(Sampler):
     def set_state(self, config, arrays):
         self.shift = arrays["shift"]
         self.scale = arrays["scale"]
-        self.second_stage = self._second_stage(len(self.shift))
+        # The same model as was trained: a warm-up adds a step counter
+        # to the weights.
+        self.warmup_steps = config["warmup_steps"]
+        self.second_stage = self._second_stage(
+            len(self.shift), self.warmup_steps
+        )
         self.second_stage.build((None, len(self.shift)))
         self.second_stage.set_weights(
             [arrays[f"weight_{i}"] for i in range(config["num_weights"])]

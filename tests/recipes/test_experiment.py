@@ -243,6 +243,12 @@ NON_DEFAULT_FLAGS = {
     "binarize": ["dynamic"],
     "iwae_samples": ["0"],
     "iwae_examples": ["none"],
+    "score_images": ["200"],
+    "samplers": ["two_stage"],
+    "mixture_components": ["5"],
+    "two_stage_epochs": ["3"],
+    # Needs an existing file: tested in tests/recipes/test_generation.py.
+    "feature_model": None,
     "gifs": ["samples", "latent_space"],
     "plots": [],
     "tensorboard": None,  # --no-tensorboard: tested below

@@ -85,7 +85,8 @@ def test_save_and_load_give_the_same_samples(model, tmp_path, kind):
     sampler = (
         GaussianMixtureSampler(2)
         if kind == "mixture"
-        else TwoStageSampler(epochs=2, hidden_units=(16,))
+        # Enough steps for a KL warm-up, whose step counter is saved too.
+        else TwoStageSampler(epochs=4, batch_size=16, hidden_units=(16,))
     ).fit(model, X, verbose=0)
     path = str(tmp_path / "sampler.npz")
     sampler.save(path)
