@@ -1,0 +1,5 @@
+"""Model families built on `kvae.VAE`, one per module.
+
+`kvae.VAE` itself stays at the top of the package (`kvae/vae.py`); the
+families that extend it live here and are re-exported from `kvae`.
+"""
