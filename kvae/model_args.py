@@ -72,6 +72,23 @@ def check_kl_warmup_steps(kl_warmup_steps):
     check_int("kl_warmup_steps", kl_warmup_steps, 0)
 
 
+def check_skip_gradient_norm(skip_gradient_norm):
+    """`skip_gradient_norm` is `None` or a positive, finite number."""
+    if skip_gradient_norm is None:
+        return
+    if (
+        isinstance(skip_gradient_norm, bool)
+        or not is_number(skip_gradient_norm)
+        or not np.isfinite(skip_gradient_norm)
+        or skip_gradient_norm <= 0
+    ):
+        raise ValueError(
+            "skip_gradient_norm must be None (apply every update) or a "
+            "positive number, the gradient norm above which an update is "
+            f"skipped; got {skip_gradient_norm!r}."
+        )
+
+
 def check_objective(objective):
     """`objective` is one of `OBJECTIVES`."""
     if objective not in OBJECTIVES:

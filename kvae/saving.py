@@ -78,6 +78,7 @@ class SavingMixin:
                 "image_metrics": self.image_metrics,
                 "image_metrics_batch": self.image_metrics_batch,
                 "max_val": self.max_val,
+                "skip_gradient_norm": self.skip_gradient_norm,
                 "seed": self.seed,
             }
         )

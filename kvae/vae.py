@@ -118,6 +118,12 @@ class VAE(
             and `evaluate` always use every image.
         max_val: float. Data range for SSIM and PSNR (1.0 for [0, 1] data,
             2.0 for [-1, 1]).
+        skip_gradient_norm: float or `None`. If set, an update is applied
+            only when the global norm of its gradients is finite and below
+            this; the others are skipped and counted in the
+            `skipped_updates` weight, which `fit` logs (VDVAE's skip
+            threshold; see `kvae.gradient_skip`). Not supported under a
+            TensorFlow `tf.distribute` strategy.
         seed: int or `None`. Seed of the model's `SeedGenerator` for `eps`.
 
     Example:
@@ -162,6 +168,7 @@ class VAE(
         image_metrics=True,
         image_metrics_batch=32,
         max_val=1.0,
+        skip_gradient_norm=None,
         seed=None,
         **kwargs,
     ):
@@ -175,6 +182,7 @@ class VAE(
         prior = priors.get(prior)
         model_args.check_sigma(sigma)
         model_args.check_image_metrics(image_metrics_batch, max_val)
+        model_args.check_skip_gradient_norm(skip_gradient_norm)
         model_args.check_layers(encoder, decoder)
         latent_dim = getattr(encoder, "latent_dim", None)
         if latent_dim is not None:
@@ -197,6 +205,9 @@ class VAE(
         self.image_metrics = bool(image_metrics)
         self.image_metrics_batch = image_metrics_batch
         self.max_val = float(max_val)
+        self.skip_gradient_norm = (
+            None if skip_gradient_norm is None else float(skip_gradient_norm)
+        )
         self.seed = seed
         self.latent_dim = latent_dim
         self.image_shape = None
@@ -210,6 +221,16 @@ class VAE(
         if self.kl_warmup_steps:
             self.warmup_step = self.add_weight(
                 name="kl_warmup_step",
+                shape=(),
+                initializer="zeros",
+                trainable=False,
+                autocast=False,
+            )
+
+        self.skipped_updates = None
+        if self.skip_gradient_norm is not None:
+            self.skipped_updates = self.add_weight(
+                name="skipped_updates",
                 shape=(),
                 initializer="zeros",
                 trainable=False,

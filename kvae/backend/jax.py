@@ -9,8 +9,10 @@ Without that, `eps` would be the same at every step.
 """
 
 import jax
+import jax.numpy as jnp
 import keras
 
+from kvae import gradient_skip
 from kvae.backend import jax_distribution
 
 
@@ -126,14 +128,25 @@ class VAETrainer:
             training=True,
             optimizer_variables=optimizer_variables,
         )
-        trainable_variables, optimizer_variables = (
-            self.optimizer.stateless_apply(
-                optimizer_variables, gradients, trainable_variables
-            )
+        updated = self.optimizer.stateless_apply(
+            optimizer_variables, gradients, trainable_variables
         )
+        count = None
+        if self.skip_gradient_norm is not None:
+            allowed = gradient_skip.update_allowed(self, gradients)
+            updated = jax.tree_util.tree_map(
+                lambda new, old: jnp.where(allowed, new, old),
+                updated,
+                (trainable_variables, optimizer_variables),
+            )
+            non_trainable_variables, count = _count_skip(
+                self, non_trainable_variables, allowed
+            )
+        trainable_variables, optimizer_variables = updated
         logs, metrics_variables = self.stateless_update_trackers(
             metrics_variables, x, loss, aux, training=True
         )
+        logs = gradient_skip.with_count(self, logs, count)
         return logs, (
             trainable_variables,
             non_trainable_variables,
@@ -159,6 +172,16 @@ class VAETrainer:
             non_trainable_variables,
             metrics_variables,
         )
+
+
+def _count_skip(model, non_trainable_variables, allowed):
+    """The variables with `skipped_updates` advanced unless `allowed`."""
+    values = list(non_trainable_variables)
+    for i, variable in enumerate(model.non_trainable_variables):
+        if variable is model.skipped_updates:
+            values[i] = values[i] + jnp.where(allowed, 0.0, 1.0)
+            return values, values[i]
+    raise AssertionError("skipped_updates is not a model variable")
 
 
 def compile_inference(model, fn):

@@ -11,6 +11,8 @@ import contextlib
 import tensorflow as tf
 from keras.src.losses.loss import scale_loss_for_distribution
 
+from kvae import gradient_skip
+
 # Offset of each replica's seed; any non-zero value gives another stream.
 _REPLICA_SEED_STRIDE = 1_000_003
 
@@ -42,9 +44,31 @@ class VAETrainer:
                 scale_loss_for_distribution(loss)
             )
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        self._apply_or_skip(gradients)
         logs = self.update_trackers(x, loss, aux, training=True)
-        return _reducible_across_workers(self, logs)
+        return _reducible_across_workers(
+            self, gradient_skip.with_count(self, logs)
+        )
+
+    def _apply_or_skip(self, gradients):
+        def apply():
+            self.optimizer.apply_gradients(
+                zip(gradients, self.trainable_weights)
+            )
+
+        if self.skip_gradient_norm is None:
+            return apply()
+        if self._distribute_strategy is not None:
+            raise ValueError(
+                "skip_gradient_norm is not supported under a tf.distribute "
+                "strategy (the optimizer's cross-replica update cannot run "
+                "inside a condition). Train on one device, or use the JAX "
+                "or torch backend, or pass skip_gradient_norm=None."
+            )
+        def skip():
+            self.skipped_updates.assign_add(1.0)
+
+        tf.cond(gradient_skip.update_allowed(self, gradients), apply, skip)
 
     def test_step(self, data):
         x = self.unpack_images(data)

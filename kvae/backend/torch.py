@@ -9,6 +9,7 @@ its float non-trainable variables averaged
 
 import torch
 
+from kvae import gradient_skip
 from kvae.backend import torch_distribution
 
 
@@ -43,8 +44,12 @@ class VAETrainer:
         if group is not None:
             gradients = group.sum_gradients(gradients, weight, state)
         with torch.no_grad():
-            self.optimizer.apply(gradients, trainable_weights)
-        return self._logs(group, x, loss, aux, training=True)
+            if gradient_skip.update_allowed(self, gradients):
+                self.optimizer.apply(gradients, trainable_weights)
+            else:
+                self.skipped_updates.assign_add(1.0)
+        logs = self._logs(group, x, loss, aux, training=True)
+        return gradient_skip.with_count(self, logs)
 
     def test_step(self, data):
         x, _, group = self._local_batch(data)

@@ -9,6 +9,7 @@ reporting a number it did not use.
 """
 
 import inspect
+import warnings
 
 from kvae import datasets
 from kvae import model_args
@@ -30,22 +31,53 @@ def image_side(config):
     return DEFAULT_IMAGE_SIZE
 
 
+# Latent groups of --model hierarchical by image side, measured on this CPU
+# (docs/hierarchical.md): resolutions, smallest first, and groups at each.
+HIERARCHIES = {28: ((7, 14), (2, 2)), 64: ((4, 8, 16), (1, 2, 2))}
+HIERARCHICAL_FIELDS = ("resolutions", "groups", "latent_channels", "width")
+
+
+def hierarchy(config):
+    """`(resolutions, groups)` of --model hierarchical: the config's, or
+    the defaults for its image side (a quarter and a half of the side
+    with two groups each, for sides without a measured default)."""
+    side = image_side(config)
+    resolutions, groups = HIERARCHIES.get(side, ((side // 4, side // 2), None))
+    if config.resolutions is not None:
+        resolutions = tuple(sorted(config.resolutions))
+    if config.groups is not None:
+        groups = tuple(config.groups)
+    elif groups is None or len(groups) != len(resolutions):
+        groups = (2,) * len(resolutions)
+    return resolutions, groups
+
+
 def latent_sizes(config):
-    """The latent sizes of the model, bottom level first: `level_dims` for
-    a ladder, `(latent_dim,)` otherwise."""
-    if config.model == "ladder":
-        return tuple(config.level_dims)
+    """The latent sizes of the model, bottom level first: one flattened
+    group per entry for --model hierarchical, `(latent_dim,)` otherwise."""
+    if config.model == "hierarchical":
+        resolutions, groups = hierarchy(config)
+        sizes = [
+            r * r * config.latent_channels
+            for r, count in zip(resolutions, groups)
+            for _ in range(count)
+        ]
+        return tuple(reversed(sizes))
     return (config.latent_dim,)
 
 
 def latent_text(config):
-    """ "latent 16", or "latent 8+4" for a ladder of two levels."""
+    """ "latent 16", or "latent 1568+1568+392+392" for a hierarchical
+    model's groups, bottom first."""
     return "latent " + "+".join(str(d) for d in latent_sizes(config))
 
 
 def not_applying(config):
     """The names of the fields that the model of `config` does not use."""
-    names = ["latent_dim" if config.model == "ladder" else "level_dims"]
+    if config.model == "hierarchical":
+        names = ["latent_dim", "filters", "dense_units"]
+    else:
+        names = list(HIERARCHICAL_FIELDS)
     if config.likelihood != "gaussian":
         names.append("sigma")
     if config.optimizer != "adamw":
@@ -73,8 +105,17 @@ def check_combinations(config):
             f"but objective is {config.objective!r}, which has no separate "
             "KL term. Use --objective elbo, or --free-bits 0."
         ) from None
-    if config.model == "ladder":
-        _check_ladder(config)
+    if config.model == "hierarchical":
+        _check_hierarchy(config)
+    if config.kl_warmup_epochs > config.epochs:
+        warnings.warn(
+            f"kl_warmup_epochs {config.kl_warmup_epochs} is longer than the "
+            f"{config.epochs} epochs of training: the KL weight never "
+            f"reaches beta (it ends at {config.epochs / config.kl_warmup_epochs:.2f} "
+            "of it), so the final loss is not the ELBO. Give --kl-warmup-epochs "
+            "at most --epochs.",
+            stacklevel=2,
+        )
     _check_image_side(config)
     if (
         "interpolation" in config.gifs
@@ -89,26 +130,33 @@ def check_combinations(config):
         )
 
 
-def _check_ladder(config):
-    dims, filters = tuple(config.level_dims), tuple(config.filters)
-    if len(dims) < 2:
+def _check_hierarchy(config):
+    resolutions, groups = hierarchy(config)
+    side = image_side(config)
+    if len(groups) != len(resolutions):
         raise ValueError(
-            f"model 'ladder' needs at least two latent levels, got "
-            f"level_dims {dims}. Give two or more (--level-dims 32 16), or "
-            "use --model conv for one level."
+            f"groups {groups} gives a count for {len(groups)} resolutions, "
+            f"but resolutions is {resolutions}: give one --groups entry per "
+            "--resolutions entry."
         )
-    if len(filters) != len(dims):
+    bad = [r for r in resolutions if side % r]
+    if bad or len(set(resolutions)) != len(resolutions):
         raise ValueError(
-            f"model 'ladder' has one convolution stage per level: "
-            f"level_dims {dims} has {len(dims)} levels but filters "
-            f"{filters} has {len(filters)} stages. Give as many --filters "
-            "as --level-dims."
+            f"resolutions {resolutions} do not divide the image side {side}: "
+            "every latent resolution must divide it (for 28x28: 7 14; for "
+            "64x64: 4 8 16)."
         )
+    for small, large in zip(resolutions, resolutions[1:]):
+        if large % small:
+            raise ValueError(
+                f"resolutions {resolutions}: {large} is not a multiple of "
+                f"{small}; each must be a multiple of the next smaller one."
+            )
     if config.latent_dims is not None:
         raise ValueError(
             f"latent_dims {config.latent_dims} is a study of one-level "
-            "models of these latent sizes; model 'ladder' takes its sizes "
-            "from --level-dims. Give --latent-dims none for one run, or "
+            "models of these latent sizes; --model hierarchical has latent "
+            "groups instead. Give --latent-dims none for one run, or "
             "--model conv or residual for the study."
         )
 

@@ -68,9 +68,9 @@ class Config:
     model: str = option(
         "conv",
         "'conv' (ConvEncoder/ConvDecoder), 'residual' "
-        "(ResidualEncoder/ResidualDecoder) or 'ladder' (a HierarchicalVAE "
-        "of LadderEncoder/LadderDecoder with --level-dims).",
-        choices=("conv", "residual", "ladder"),
+        "(ResidualEncoder/ResidualDecoder) or 'hierarchical' (a "
+        "HierarchicalVAE: spatial latent groups at --resolutions).",
+        choices=("conv", "residual", "hierarchical"),
     )
     likelihood: str = option(
         "bernoulli",
@@ -92,11 +92,28 @@ class Config:
         nargs="+",
         **options.COUNT,
     )
-    level_dims: tuple = option(
-        (32, 16),
-        "Latent sizes of the levels of --model ladder, bottom first (one "
-        "--filters entry each); --latent-dim is then ignored.",
+    resolutions: tuple | None = option(
+        None,
+        "Heights of the latent maps of --model hierarchical; none: chosen "
+        "by the image size (28: 7 14; 64: 4 8 16).",
         nargs="+",
+        **options.COUNT,
+    )
+    groups: tuple | None = option(
+        None,
+        "Latent groups per resolution of --model hierarchical; none: 2 "
+        "at each resolution for 28x28 images, 1 2 2 for 64x64.",
+        nargs="+",
+        **options.COUNT,
+    )
+    latent_channels: int = option(
+        8,
+        "Channels of each latent group of --model hierarchical.",
+        **options.COUNT,
+    )
+    width: int = option(
+        64,
+        "Channels of the residual paths of --model hierarchical.",
         **options.COUNT,
     )
     prior: str = option(
@@ -121,6 +138,20 @@ class Config:
         "KL floor in nats per latent dimension (ELBO only); 0 for none.",
         parse=float,
         check=options.finite_non_negative,
+    )
+    kl_warmup_epochs: float = option(
+        0.0,
+        "Epochs over which the KL weight rises linearly from 0 to --beta "
+        "(KL warm-up); 0 for none.",
+        parse=float,
+        check=options.finite_non_negative,
+    )
+    skip_gradient_norm: float | None = option(
+        None,
+        "Skip every update whose gradient norm is above this (VDVAE's "
+        "skip threshold); none to apply every update.",
+        parse=float,
+        check=options.positive_float,
     )
     filters: tuple = option(
         (32, 64),

@@ -17,6 +17,7 @@ from kvae.experiment.callbacks import StopOnDivergence
 from kvae.experiment.callbacks import TrainTimer
 from kvae.experiment.callbacks import check_tensorboard
 from kvae.experiment.callbacks import make_callbacks
+from kvae.experiment.combinations import hierarchy
 from kvae.experiment.combinations import latent_text
 from kvae.experiment.data import load_data
 from kvae.experiment.errors import RunError
@@ -27,16 +28,17 @@ from kvae.experiment.report import prepare_output
 from kvae.experiment.report import run_metrics
 from kvae.experiment.report import save_model
 from kvae.experiment.report import summary_text
-from kvae.hierarchical_vae import HierarchicalVAE
+from kvae.models import HierarchicalVAE
 from kvae.utils import write_json
 from kvae.utils.files import partial_name
 from kvae.utils.files import publish
 from kvae.vae import VAE
 
 
-def build_model(config, image_shape):
+def build_model(config, image_shape, steps_per_epoch=1):
     """The `kvae.VAE` (or `kvae.HierarchicalVAE`) of `config` for images of
-    `image_shape`."""
+    `image_shape`, with its KL warm-up counted in steps of
+    `steps_per_epoch`."""
     filters = tuple(config.filters)
     prior = config.prior
     if config.prior_components is not None:
@@ -49,18 +51,19 @@ def build_model(config, image_shape):
         objective=config.objective,
         num_samples=config.num_samples,
         free_bits=config.free_bits,
+        kl_warmup_steps=round(config.kl_warmup_epochs * steps_per_epoch),
+        skip_gradient_norm=config.skip_gradient_norm,
         seed=config.seed,
     )
-    if config.model == "ladder":
-        dims = tuple(config.level_dims)
-        encoder = layers.LadderEncoder(
-            dims, filters=filters, dense_units=config.dense_units
-        )
-        decoder = layers.LadderDecoder(
-            dims,
+    if config.model == "hierarchical":
+        resolutions, groups = hierarchy(config)
+        encoder = layers.HierarchicalEncoder(resolutions, width=config.width)
+        decoder = layers.HierarchicalDecoder(
             image_shape,
-            filters=filters[::-1],
-            dense_units=config.dense_units,
+            resolutions,
+            groups=groups,
+            latent_channels=config.latent_channels,
+            width=config.width,
         )
         return HierarchicalVAE(encoder, decoder, **kwargs)
     if config.model == "conv":
@@ -162,7 +165,7 @@ def _train_and_evaluate(config, announce, held):
     keras.config.set_dtype_policy(policy)
     try:
         with strategy_scope:
-            model = build_model(config, data.image_shape)
+            model = build_model(config, data.image_shape, steps_per_epoch)
             model.compile(optimizer=build_optimizer(config, steps_per_epoch))
     finally:
         keras.config.set_dtype_policy(previous_policy)

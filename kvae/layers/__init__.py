@@ -2,16 +2,18 @@
 
 Encoders map images to `(z_mean, z_log_var)`; decoders map `z` to an output
 of the image shape (logits or mean). Any `keras.Layer` that keeps this
-contract can be given to `kvae.VAE` instead. `LadderEncoder` and
-`LadderDecoder` are the bottom-up and top-down paths of
-`kvae.HierarchicalVAE`.
+contract can be given to `kvae.VAE` instead. `HierarchicalEncoder`
+and `HierarchicalDecoder` (with its `LatentGroup`s of `BottleneckBlock`s)
+are the bottom-up and top-down paths of `kvae.HierarchicalVAE`.
 """
 
+from kvae.layers.bottleneck_block import BottleneckBlock
 from kvae.layers.conv_decoder import ConvDecoder
 from kvae.layers.conv_encoder import ConvEncoder
 from kvae.layers.gaussian_head import GaussianHead
-from kvae.layers.ladder_decoder import LadderDecoder
-from kvae.layers.ladder_encoder import LadderEncoder
+from kvae.layers.hierarchical_decoder import HierarchicalDecoder
+from kvae.layers.hierarchical_encoder import HierarchicalEncoder
+from kvae.layers.latent_group import LatentGroup
 from kvae.layers.mlp_decoder import MLPDecoder
 from kvae.layers.mlp_encoder import MLPEncoder
 from kvae.layers.residual_block import ResidualBlock
@@ -20,11 +22,13 @@ from kvae.layers.residual_encoder import ResidualEncoder
 from kvae.layers.upsample_2d import Upsample2D
 
 __all__ = [
+    "BottleneckBlock",
     "ConvDecoder",
     "ConvEncoder",
     "GaussianHead",
-    "LadderDecoder",
-    "LadderEncoder",
+    "HierarchicalDecoder",
+    "HierarchicalEncoder",
+    "LatentGroup",
     "MLPDecoder",
     "MLPEncoder",
     "ResidualBlock",

@@ -106,3 +106,67 @@ def _int_tuple(name, value, what):
                 f"which holds {item!r} ({type(item).__name__})."
             )
     return value
+
+
+def check_resolutions(resolutions):
+    """The latent resolutions of a hierarchical layer: distinct positive
+    ints, each a multiple of the one before (the path moves between them
+    by whole factors), returned smallest first."""
+    resolutions = positive_ints(
+        "resolutions", resolutions, "the heights of the latent maps, such as (7, 14)"
+    )
+    ordered = tuple(sorted(resolutions))
+    if len(set(ordered)) != len(ordered):
+        raise ValueError(f"resolutions must be distinct, got {resolutions}.")
+    for small, large in zip(ordered, ordered[1:]):
+        if large % small:
+            raise ValueError(
+                f"Each resolution must be a multiple of the next smaller one "
+                f"(the path pools and upsamples by whole factors), but "
+                f"{large} is not a multiple of {small} in resolutions="
+                f"{resolutions}."
+            )
+    return ordered
+
+
+def check_resolutions_fit(resolutions, image_shape, role):
+    """Every latent resolution divides the image's height and width."""
+    height, width = image_shape[0], image_shape[1]
+    largest = resolutions[-1]
+    if height % largest or width % largest or height % width and width % height:
+        raise ValueError(
+            f"The {role}'s resolutions {resolutions} do not divide the image "
+            f"size {height}x{width}: the largest latent map ({largest}) must "
+            "divide the height and the width. Choose resolutions that divide "
+            "the image size (for 28x28: (7, 14); for 64x64: (4, 8, 16)), or "
+            "resize the images."
+        )
+    return height // largest
+
+
+def space_to_depth(x, factor):
+    """`(b, h, w, c)` to `(b, h / f, w / f, c * f * f)`: each `f x f`
+    patch of pixels becomes one position's channels."""
+    if factor == 1:
+        return x
+    _, height, width, channels = x.shape
+    x = keras.ops.reshape(
+        x, (-1, height // factor, factor, width // factor, factor, channels)
+    )
+    x = keras.ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return keras.ops.reshape(
+        x, (-1, height // factor, width // factor, factor * factor * channels)
+    )
+
+
+def depth_to_space(x, factor):
+    """The inverse of `space_to_depth`."""
+    if factor == 1:
+        return x
+    _, height, width, channels = x.shape
+    channels //= factor * factor
+    x = keras.ops.reshape(x, (-1, height, width, factor, factor, channels))
+    x = keras.ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return keras.ops.reshape(
+        x, (-1, height * factor, width * factor, channels)
+    )

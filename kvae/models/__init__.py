@@ -3,3 +3,7 @@
 `kvae.VAE` itself stays at the top of the package (`kvae/vae.py`); the
 families that extend it live here and are re-exported from `kvae`.
 """
+
+from kvae.models.hierarchical_vae import HierarchicalVAE
+
+__all__ = ["HierarchicalVAE"]

@@ -1,0 +1,115 @@
+import keras
+
+from kvae.layers.bottleneck_block import BottleneckBlock
+from kvae.layers.utils import build_by_tracing
+from kvae.layers.utils import check_resolutions
+from kvae.layers.utils import check_resolutions_fit
+from kvae.layers.utils import positive_ints
+from kvae.layers.utils import space_to_depth
+
+
+@keras.saving.register_keras_serializable(package="kvae")
+class HierarchicalEncoder(keras.layers.Layer):
+    """The bottom-up path of `kvae.HierarchicalVAE`: residual feature maps
+    at every latent resolution.
+
+    The image is rearranged to the largest resolution (`space_to_depth`:
+    each `f x f` patch becomes one position's channels) and a 3x3
+    convolution lifts it to `width` channels; then, from the largest
+    resolution down to the smallest, each gets `blocks` residual
+    `BottleneckBlock`s and an average pooling to the next.
+    The map after the blocks of each size in `resolutions` is an output:
+    the posterior of every latent group at that size reads it.
+
+    Args:
+        resolutions: tuple of ints. Heights of the latent maps, such as
+            `(7, 14)` for 28x28 images; each a multiple of the next
+            smaller, the largest dividing the image size.
+        width: int. Channels of the residual path.
+        blocks: int. Residual blocks per size.
+        bottleneck: int. Channels inside each block (its 3x3 convolutions).
+
+    Call arguments:
+        inputs: images `(batch, height, width, channels)`.
+
+    Returns:
+        List of feature maps `(batch, r, r * width / height, width)`, one
+        per resolution, smallest first.
+
+    Example:
+
+    ```python
+    encoder = kvae.layers.HierarchicalEncoder(resolutions=(7, 14))
+    maps = encoder(np.zeros((2, 28, 28, 1), "float32"))
+    [tuple(m.shape) for m in maps]  # [(2, 7, 7, 64), (2, 14, 14, 64)]
+    ```
+    """
+
+    def __init__(
+        self, resolutions=(7, 14), width=64, blocks=2, bottleneck=16, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.resolutions = check_resolutions(resolutions)
+        self.width, self.blocks, self.bottleneck = positive_ints(
+            "width, blocks and bottleneck",
+            (width, blocks, bottleneck),
+            "each at least 1",
+        )
+        self.stem = keras.layers.Conv2D(
+            self.width, 3, padding="same", dtype=self.dtype_policy
+        )
+        self.stages = None
+        self.patch = None
+
+    def build(self, input_shape):
+        image_shape = tuple(input_shape[1:])
+        self.patch = check_resolutions_fit(
+            self.resolutions, image_shape, "encoder"
+        )
+        sizes = sorted(self.resolutions, reverse=True)
+        policy = self.dtype_policy
+        # One flat list of blocks (Keras tracks the layers of a list), each
+        # with the size it works at.
+        self.block_sizes = [size for size in sizes for _ in range(self.blocks)]
+        self.stages = [
+            BottleneckBlock(
+                self.width,
+                self.bottleneck,
+                last_scale=1.0 / len(self.block_sizes),
+                dtype=policy,
+            )
+            for _ in self.block_sizes
+        ]
+        build_by_tracing(self, input_shape)
+
+    def call(self, inputs):
+        x = self.stem(space_to_depth(inputs, self.patch))
+        size = x.shape[1]
+        maps = {}
+        for block_size, block in zip(self.block_sizes, self.stages):
+            if block_size != size:
+                factor = size // block_size
+                x = keras.ops.average_pool(x, factor, factor)
+                size = block_size
+            x = block(x)
+            maps[size] = x
+        return [maps[r] for r in self.resolutions]
+
+    def compute_output_shape(self, input_shape):
+        height, width = input_shape[1], input_shape[2]
+        return [
+            (input_shape[0], r, width // (height // r), self.width)
+            for r in self.resolutions
+        ]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "resolutions": self.resolutions,
+                "width": self.width,
+                "blocks": self.blocks,
+                "bottleneck": self.bottleneck,
+            }
+        )
+        return config
