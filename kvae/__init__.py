@@ -21,8 +21,8 @@ from kvae import precision
 from kvae import presets
 from kvae import priors
 from kvae import samplers
-from kvae.models import HierarchicalVAE
 from kvae.loading import load_model
+from kvae.models import HierarchicalVAE
 from kvae.vae import VAE
 from kvae.version import __version__
 

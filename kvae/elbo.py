@@ -137,22 +137,6 @@ def gaussian_kl_per_dim(mean_q, log_var_q, mean_p, log_var_p):
     )
 
 
-def precision_weighted(mean_a, log_var_a, mean_b, log_var_b):
-    """The product of two diagonal Gaussians, renormalized: `(mean,
-    log_var)`.
-
-    The Ladder VAE's posterior combines the bottom-up estimate with the
-    top-down prior this way: precisions add, and the mean is the
-    precision-weighted mean. `log_var = -logaddexp(-log_var_a, -log_var_b)`
-    is computed without overflow.
-    """
-    log_var = -ops.logaddexp(-log_var_a, -log_var_b)
-    mean = mean_a * ops.exp(log_var - log_var_a) + mean_b * ops.exp(
-        log_var - log_var_b
-    )
-    return mean, log_var
-
-
 def iwae_bound(log_weights):
     """`log (1/k) sum_i w_i` over the first axis of `log_weights` `(k, ...)`.
 

@@ -120,3 +120,25 @@ def run_under_other_backends(script, folder):
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
         yield backend, proc.stdout
+
+
+def tiny_hierarchical_layers(image_shape=(8, 8, 1), groups=(1, 1)):
+    """A small `HierarchicalEncoder`/`HierarchicalDecoder` pair: latent
+    groups at a quarter and a half of the image side."""
+    import kvae
+
+    side = image_shape[0]
+    resolutions = (side // 4, side // 2)
+    encoder = kvae.layers.HierarchicalEncoder(
+        resolutions, width=8, blocks=1, bottleneck=4
+    )
+    decoder = kvae.layers.HierarchicalDecoder(
+        image_shape,
+        resolutions,
+        groups=groups,
+        latent_channels=2,
+        width=8,
+        bottleneck=4,
+        output_blocks=0,
+    )
+    return encoder, decoder

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 import kvae
+from tests.helpers import tiny_hierarchical_layers
 
 BATCH, LATENT = 8, 3
 
@@ -44,13 +45,8 @@ def conv_vae(**kwargs):
 
 
 def hierarchical_vae(**kwargs):
-    dims = (LATENT + 1, LATENT)
     return FixedNoiseHierarchicalVAE(
-        kvae.layers.LadderEncoder(dims, filters=(4, 8), dense_units=16),
-        kvae.layers.LadderDecoder(
-            dims, hidden_units=8, filters=(8, 4), dense_units=16
-        ),
-        **kwargs,
+        *tiny_hierarchical_layers((28, 28, 1)), **kwargs
     )
 
 

@@ -7,6 +7,7 @@ import pytest
 
 import kvae
 from kvae import priors
+from tests.helpers import tiny_hierarchical_layers
 
 
 def small_vae(**kwargs):
@@ -70,14 +71,16 @@ def small_vae(**kwargs):
             "`seed` must be an int >= 0, got '1' (str)",
         ),
         (
-            lambda: kvae.layers.LadderEncoder(latent_dims=6),
+            lambda: kvae.layers.HierarchicalEncoder(resolutions=7),
             TypeError,
-            "latent_dims must be a tuple of ints, one latent size per level",
+            "resolutions must be a tuple of ints, the heights of the latent",
         ),
         (
-            lambda: kvae.layers.LadderDecoder(latent_dims=(8, 4.5)),
+            lambda: kvae.layers.HierarchicalDecoder(
+                (28, 28, 1), resolutions=(7, 14.0)
+            ),
             TypeError,
-            "which holds 4.5 (float)",
+            "which holds 14.0 (float)",
         ),
         (
             lambda: kvae.layers.ConvEncoder(2, filters=32),
@@ -138,11 +141,7 @@ def test_sample_and_decode_on_an_unbuilt_model_say_to_build_it(prior):
 
 def test_sample_on_an_unbuilt_hierarchical_model_says_to_build_it():
     model = kvae.HierarchicalVAE(
-        kvae.layers.LadderEncoder((4, 2), filters=(4, 4), dense_units=8),
-        kvae.layers.LadderDecoder(
-            (4, 2), (12, 12, 1), filters=(4, 4), dense_units=8
-        ),
-        image_metrics=False,
+        *tiny_hierarchical_layers((12, 12, 1)), image_metrics=False
     )
     model.compile()
     with pytest.raises(ValueError, match="build the model first"):

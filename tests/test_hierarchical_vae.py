@@ -1,5 +1,6 @@
-"""`kvae.HierarchicalVAE`: its ELBO against NumPy, its bounds, its logs,
-its inference API, callbacks, saving and bad input."""
+"""`kvae.HierarchicalVAE`: its bound against NumPy, group by group, its
+logs, warm-up and free bits, inference API, callbacks, saving and bad
+input."""
 
 import math
 
@@ -9,38 +10,40 @@ import numpy as np
 import pytest
 
 import kvae
+from tests.helpers import tiny_hierarchical_layers
 from tests.helpers import to_numpy
 
 SHAPE = (8, 8, 1)
-DIMS = (4, 3)
 X = (np.random.default_rng(0).random((32,) + SHAPE) < 0.4).astype("float32")
 
 
-def ladder(dims=DIMS):
-    return (
-        kvae.layers.LadderEncoder(
-            dims,
-            filters=(4, 8)[: len(dims)] + (8,) * (len(dims) - 2),
-            dense_units=16,
-        ),
-        kvae.layers.LadderDecoder(
-            dims, SHAPE, hidden_units=8, filters=(8, 4), dense_units=16
-        ),
+def hvae(groups=(1, 1), **kwargs):
+    kwargs.setdefault("image_metrics", False)
+    return kvae.HierarchicalVAE(
+        *tiny_hierarchical_layers(SHAPE, groups), seed=0, **kwargs
     )
 
 
-def hvae(dims=DIMS, **kwargs):
-    kwargs.setdefault("image_metrics", False)
-    return kvae.HierarchicalVAE(*ladder(dims), seed=0, **kwargs)
+def noise_for(mean):
+    rng = np.random.default_rng(mean.shape[-1])
+    return rng.standard_normal(tuple(mean.shape)).astype("float32")
 
 
 def fixed_noise(model):
-    def draw_eps(z_mean):
-        rng = np.random.default_rng(z_mean.shape[-1])
-        eps = rng.standard_normal(tuple(z_mean.shape)).astype("float32")
-        return keras.ops.convert_to_tensor(eps)
+    model.draw_eps = lambda z_mean: keras.ops.convert_to_tensor(
+        noise_for(z_mean)
+    )
+    return model
 
-    model.draw_eps = draw_eps
+
+def randomized(model):
+    """The model built, with every weight random (non-trivial priors)."""
+    model.build((None,) + SHAPE)
+    for variable in model.trainable_variables:
+        rng = np.random.default_rng(len(variable.path))
+        variable.assign(
+            (0.3 * rng.standard_normal(variable.shape)).astype("float32")
+        )
     return model
 
 
@@ -51,156 +54,193 @@ def log_normal(z, mean, log_var):
 
 
 def numpy_terms(model, x):
-    """The two-level ELBO terms with the noise of `fixed_noise`, in NumPy."""
-    (m1, v1), (m2, v2) = (
-        tuple(to_numpy(t).astype("float64") for t in pair)
-        for pair in model.encoder(x)
-    )
-    e1 = np.random.default_rng(DIMS[0]).standard_normal(m1.shape)
-    e2 = np.random.default_rng(DIMS[1]).standard_normal(m2.shape)
-    z2 = m2 + np.exp(0.5 * v2) * e2
-    kl2 = 0.5 * (m2**2 + np.exp(v2) - 1 - v2).sum(-1)
-    pm, pv = (
-        to_numpy(t).astype("float64")
-        for t in model.decoder.conditional_prior(0, z2.astype("float32"))
-    )
-    precision = np.exp(-v1) + np.exp(-pv)
-    qv = -np.log(precision)
-    qm = (m1 * np.exp(-v1) + pm * np.exp(-pv)) / precision
-    z1 = qm + np.exp(0.5 * qv) * e1
-    kl1 = 0.5 * (pv - qv + (np.exp(qv) + (qm - pm) ** 2) / np.exp(pv) - 1)
-    logits = to_numpy(model.decoder(z1.astype("float32"))).astype("float64")
-    flat_x = x.reshape(len(x), -1)
-    flat_l = logits.reshape(len(x), -1)
-    log_px = (flat_x * flat_l - np.logaddexp(0, flat_l)).sum(-1)
-    log_w = (
-        log_px
-        + log_normal(z2, 0.0, 0.0)
-        + log_normal(z1, pm, pv)
-        - log_normal(z2, m2, v2)
-        - log_normal(z1, qm, qv)
-    )
-    return -log_px, kl1.sum(-1), kl2, log_w
+    """Runs the top-down path once with the noise of `fixed_noise`,
+    recording every group's Gaussians, and computes the bound's terms in
+    NumPy: `(nll, analytic KL per group, log q - log p per group)`, groups
+    top first."""
+    features = model.encoder(x)
+    records = []
 
-
-def test_elbo_terms_match_numpy():
-    model = fixed_noise(hvae())
-    model.build((None,) + SHAPE)
-    # Give the top-down prior a mean and a scale of its own.
-    for variable in model.decoder.trainable_variables:
-        rng = np.random.default_rng(len(variable.path))
-        variable.assign(
-            (0.3 * rng.standard_normal(variable.shape)).astype("float32")
+    def choose(g, prior, posterior):
+        q_mean, q_log_var = (
+            to_numpy(t).reshape(len(x), -1).astype("float64") for t in posterior
         )
+        if prior is None:
+            p_mean, p_log_var = np.zeros_like(q_mean), np.zeros_like(q_mean)
+        else:
+            p_mean, p_log_var = (
+                to_numpy(t).reshape(len(x), -1).astype("float64") for t in prior
+            )
+        z = q_mean + np.exp(0.5 * q_log_var) * noise_for(q_mean)
+        records.append((q_mean, q_log_var, p_mean, p_log_var, z))
+        shape = (len(x),) + model.decoder.latent_shapes[g]
+        return keras.ops.convert_to_tensor(z.reshape(shape).astype("float32"))
+
+    logits = to_numpy(model.decoder.top_down(features[0], features, choose))
+    flat_x, flat_l = x.reshape(len(x), -1), logits.reshape(len(x), -1)
+    nll = -(flat_x * flat_l - np.logaddexp(0, flat_l)).sum(-1)
+    kls, log_ratios = [], []
+    for q_mean, q_log_var, p_mean, p_log_var, z in records:
+        kls.append(
+            0.5
+            * (
+                p_log_var
+                - q_log_var
+                + (np.exp(q_log_var) + (q_mean - p_mean) ** 2)
+                / np.exp(p_log_var)
+                - 1
+            ).sum(-1)
+        )
+        log_ratios.append(
+            log_normal(z, q_mean, q_log_var) - log_normal(z, p_mean, p_log_var)
+        )
+    return nll, kls, log_ratios
+
+
+def test_every_group_kl_and_the_bound_match_numpy():
+    model = fixed_noise(randomized(hvae(groups=(1, 2))))
     loss, aux = model.compute_elbo(keras.ops.convert_to_tensor(X))
-    nll, kl1, kl2, _ = numpy_terms(model, X)
+    nll, kls, _ = numpy_terms(model, X)
+    assert len(kls) == 3 and model.level_dims() == [32, 32, 8]
     np.testing.assert_allclose(
         to_numpy(aux["reconstruction_loss"]), nll.mean(), rtol=1e-4
     )
-    np.testing.assert_allclose(
-        to_numpy(aux["kl_loss_1"]), kl1.mean(), rtol=1e-4
-    )
-    np.testing.assert_allclose(
-        to_numpy(aux["kl_loss_2"]), kl2.mean(), rtol=1e-4
-    )
-    np.testing.assert_allclose(
-        to_numpy(aux["kl_loss"]), kl1.mean() + kl2.mean(), rtol=1e-4
-    )
-    np.testing.assert_allclose(
-        to_numpy(loss), nll.mean() + kl1.mean() + kl2.mean(), rtol=1e-4
-    )
-
-
-def test_importance_weights_follow_the_whole_inference_path():
-    model = hvae()
-    model.build((None,) + SHAPE)
-    for variable in model.decoder.trainable_variables:
-        rng = np.random.default_rng(len(variable.path))
-        variable.assign(
-            (0.3 * rng.standard_normal(variable.shape)).astype("float32")
+    # kl_loss_1 is the group nearest the image, the last one of the path.
+    for level, kl in enumerate(reversed(kls), start=1):
+        np.testing.assert_allclose(
+            to_numpy(aux[f"kl_loss_{level}"]), kl.mean(), rtol=1e-4
         )
-    x = X[:5]
-    e1 = np.random.default_rng(DIMS[0]).standard_normal((5, DIMS[0]))
-    e2 = np.random.default_rng(DIMS[1]).standard_normal((5, DIMS[1]))
-    eps = np.concatenate([e1, e2], axis=-1)[None].astype("float32")
-    assert model.total_latent_dim == sum(DIMS)
-    log_w = to_numpy(kvae.evaluation.log_importance_weights(model, x, eps))
-    _, _, _, expected = numpy_terms(model, x)
-    np.testing.assert_allclose(log_w[0], expected, rtol=1e-4)
-    with pytest.raises(ValueError, match="total_latent_dim=7"):
-        model.log_importance_weights(x, eps[..., :4])
+    total = sum(kl.mean() for kl in kls)
+    np.testing.assert_allclose(to_numpy(aux["kl_loss"]), total, rtol=1e-4)
+    # The bound is the reconstruction term plus the per-group KLs.
+    np.testing.assert_allclose(to_numpy(loss), nll.mean() + total, rtol=1e-4)
 
 
-def test_fit_logs_the_kl_of_every_level():
-    model = hvae((4, 3, 2))
+def test_iwae_with_one_sample_is_the_sampled_elbo():
+    model = fixed_noise(randomized(hvae(objective="iwae", num_samples=1)))
+    loss, _ = model.compute_elbo(keras.ops.convert_to_tensor(X))
+    nll, _, log_ratios = numpy_terms(model, X)
+    np.testing.assert_allclose(
+        to_numpy(loss), (nll + sum(log_ratios)).mean(), rtol=1e-4
+    )
+    # The importance weights take the same path, noise given per group.
+    eps = np.concatenate(
+        [noise_for(np.zeros((len(X), d))) for d in model.level_dims()], -1
+    )[None]
+    log_w = to_numpy(model.log_importance_weights(X, eps))
+    np.testing.assert_allclose(log_w[0], -(nll + sum(log_ratios)), rtol=1e-4)
+
+
+def test_warmup_and_free_bits_mid_ramp():
+    model = fixed_noise(randomized(hvae(kl_warmup_steps=4)))
+    x = keras.ops.convert_to_tensor(X)
+    _, aux = model.compute_elbo(x)
+    kls = [float(to_numpy(aux[f"kl_loss_{i}"])) for i in (1, 2)]
+    dims = model.level_dims()
+    # A floor between the two groups' KL per dimension: one group floored.
+    per_dim = sorted(kl / d for kl, d in zip(kls, dims))
+    free_bits = float(np.mean(per_dim))
+    model.free_bits = free_bits
+    model.compute_elbo(x, training=True)  # step 1: weight 1/4
+    loss, aux = model.compute_elbo(x, training=True)  # step 2: weight 2/4
+    floored = sum(max(kl, free_bits * d) for kl, d in zip(kls, dims))
+    assert floored > sum(kls)
+    np.testing.assert_allclose(
+        to_numpy(loss),
+        float(to_numpy(aux["reconstruction_loss"])) + 0.5 * floored,
+        rtol=1e-4,
+    )
+
+
+def test_iwae_objective_and_a_learned_prior_compose():
+    model = hvae(
+        prior=kvae.priors.VampPrior(num_components=20),
+        objective="iwae",
+        num_samples=3,
+    )
+    model.compile(optimizer="adam")
+    logs = model.fit(X, epochs=1, batch_size=16, verbose=0).history
+    assert logs["loss"][0] < logs["reconstruction_loss"][0] + logs["kl_loss"][0]
+    # The VampPrior's pseudo-inputs go through the encoder and top group.
+    assert model.prior.pseudo_inputs.shape == (20,) + SHAPE
+    assert np.isfinite(kvae.evaluation.importance_weighted_nll(model, X, 5))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One model of three groups trained for two epochs, with the GIF
+    callbacks: `(model, history, gif folder)`, shared by the tests below
+    (tracing this model's steps is the slow part)."""
+    folder = tmp_path_factory.mktemp("gifs")
+    model = hvae(
+        groups=(2, 1),
+        prior="mixture_of_gaussians",
+        skip_gradient_norm=1e6,
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.01))
-    logs = model.fit(X, epochs=2, batch_size=16, verbose=0).history
-    for name in ("kl_loss_1", "kl_loss_2", "kl_loss_3"):
-        assert name in logs, sorted(logs)
-    total = sum(np.array(logs[f"kl_loss_{i}"]) for i in (1, 2, 3))
+    callbacks = [
+        kvae.callbacks.ReconstructionGIF(X[:4], folder, grid_size=(2, 2)),
+        kvae.callbacks.SampleGIF(folder, grid_size=2),
+    ]
+    history = model.fit(
+        X, epochs=2, batch_size=16, verbose=0, callbacks=callbacks
+    )
+    return model, history.history, folder
+
+
+def test_fit_logs_the_kl_of_every_group(trained):
+    model, logs, _ = trained
+    names = [f"kl_loss_{i}" for i in (1, 2, 3)]
+    assert all(name in logs for name in names), sorted(logs)
+    total = sum(np.array(logs[name]) for name in names)
     np.testing.assert_allclose(logs["kl_loss"], total, rtol=1e-4)
     np.testing.assert_allclose(
         logs["loss"],
         np.array(logs["reconstruction_loss"]) + logs["kl_loss"],
         rtol=1e-4,
     )
-    assert all(logs[f"kl_loss_{i}"][-1] > 0 for i in (1, 2, 3))
+    assert logs["loss"][-1] < logs["loss"][0]
+    assert logs["skipped_updates"] == [0.0, 0.0]
     result = kvae.evaluation.evaluate(model, X, num_samples=20)
-    for name in ("kl_loss_1", "kl_loss_2", "kl_loss_3", "iwae_nll"):
+    for name in names + ["iwae_nll"]:
         assert name in result
     # The bound tightens with k: the k=20 estimate is below the -ELBO.
     assert result["iwae_nll"] < result["negative_elbo"]
 
 
-def test_iwae_objective_and_a_learned_prior_compose():
-    model = hvae(prior="vamp", objective="iwae", num_samples=3)
-    model.compile(optimizer="adam")
-    logs = model.fit(X, epochs=1, batch_size=16, verbose=0).history
-    assert logs["loss"][0] < logs["reconstruction_loss"][0] + logs["kl_loss"][0]
-    # The VampPrior runs its pseudo-inputs through the whole bottom-up path.
-    assert model.prior.pseudo_inputs.shape == (500,) + SHAPE
-    assert np.isfinite(kvae.evaluation.importance_weighted_nll(model, X, 5))
-
-
-def test_inference_api():
-    model = hvae()
-    model.compile(optimizer="adam")
-    model.fit(X, epochs=1, batch_size=16, verbose=0)
+def test_inference_api(trained):
+    model = trained[0]
+    top = model.decoder.top_dim
     z_mean, z_log_var = model.encode(X[:3])
-    assert tuple(z_mean.shape) == tuple(z_log_var.shape) == (3, DIMS[-1])
-    assert model.latent_dim == DIMS[-1]
+    assert tuple(z_mean.shape) == tuple(z_log_var.shape) == (3, top)
+    assert model.latent_dim == top == 8
     decoded = to_numpy(model.decode(to_numpy(z_mean)))
     assert decoded.shape == (3,) + SHAPE
     assert 0 <= decoded.min() and decoded.max() <= 1
-    np.testing.assert_array_equal(decoded, to_numpy(model.decode(z_mean)))
     assert to_numpy(model.reconstruct(X[:3])).shape == (3,) + SHAPE
     first, second = (to_numpy(model.sample(4)) for _ in range(2))
     assert first.shape == (4,) + SHAPE and not np.allclose(first, second)
     np.testing.assert_array_equal(
         to_numpy(model.sample(4, seed=5)), to_numpy(model.sample(4, seed=5))
     )
+    # Temperature scales every group's draw: a tiny one is near the means.
+    cold = to_numpy(model.sample(4, seed=5, temperature=1e-6))
+    means = to_numpy(model.decode(np.zeros((4, top), "float32")))
+    np.testing.assert_allclose(cold, means, atol=1e-4)
+    for bad in (0, -1.0):
+        with pytest.raises(ValueError, match="temperature must be a positive"):
+            model.sample(2, temperature=bad)
 
 
-def test_gif_callbacks_through_fit(tmp_path):
-    model = hvae()
-    model.compile(optimizer=keras.optimizers.Adam(0.02))
-    callbacks = [
-        kvae.callbacks.ReconstructionGIF(X[:4], tmp_path, grid_size=(2, 2)),
-        kvae.callbacks.SampleGIF(tmp_path, grid_size=2),
-        kvae.callbacks.LatentSpaceGIF(X[:16], np.arange(16) % 4, tmp_path),
-    ]
-    model.fit(X, epochs=2, batch_size=16, verbose=0, callbacks=callbacks)
+def test_gif_callbacks_through_fit(trained):
     for name in ("reconstructions.gif", "samples.gif"):
-        frames = iio.imread(tmp_path / name, index=None)
+        frames = iio.imread(trained[2] / name, index=None)
         assert len(frames) == 2, name
         assert not np.array_equal(frames[0], frames[1]), name
-    assert len(iio.imread(tmp_path / "latent_space.gif", index=None)) == 2
 
 
-def test_save_and_reload(tmp_path):
-    model = hvae(prior="mixture_of_gaussians")
-    model.compile(optimizer="adam")
-    model.fit(X, epochs=1, batch_size=16, verbose=0)
+def test_save_and_reload(trained, tmp_path):
+    model = trained[0]
     model.save(tmp_path / "h.keras")
     loaded = keras.saving.load_model(tmp_path / "h.keras")
     assert isinstance(loaded, kvae.HierarchicalVAE)
@@ -211,72 +251,48 @@ def test_save_and_reload(tmp_path):
     np.testing.assert_array_equal(
         to_numpy(loaded.sample(3, seed=1)), to_numpy(model.sample(3, seed=1))
     )
-    eps = np.random.default_rng(0).standard_normal((2, 4, 7)).astype("f4")
+    dims = model.total_latent_dim
+    eps = np.random.default_rng(0).standard_normal((2, 4, dims)).astype("f4")
     np.testing.assert_allclose(
         to_numpy(loaded.log_importance_weights(X[:4], eps)),
         to_numpy(model.log_importance_weights(X[:4], eps)),
         rtol=1e-6,
     )
-    loaded.fit(X, epochs=1, batch_size=16, verbose=0)
+    # Training goes on from the saved step (cross-backend: test_saving.py).
     assert int(to_numpy(loaded.optimizer.iterations)) == 4
 
 
 def test_config_round_trip():
-    model = hvae(beta=0.5, free_bits=0.1, prior="vamp")
+    model = hvae(beta=0.5, free_bits=0.1, prior="vamp", skip_gradient_norm=9.0)
     config = model.get_config()
     clone = kvae.HierarchicalVAE.from_config(config)
     assert clone.get_config() == config
-    assert clone.encoder.latent_dims == DIMS
+    assert clone.decoder.latent_shapes == model.decoder.latent_shapes
+    assert clone.skip_gradient_norm == 9.0
 
 
-class OneLevelEncoder(kvae.layers.MLPEncoder):
-    latent_dims = (4, 3)  # claims two levels, returns one pair
-
-
-class WidePriorDecoder(kvae.layers.LadderDecoder):
-    def conditional_prior(self, level, z_above, training=False):
-        mean, log_var = super().conditional_prior(level, z_above)
-        return keras.ops.tile(mean, [1, 2]), keras.ops.tile(log_var, [1, 2])
-
-
-def test_levels_that_do_not_chain():
-    encoder, _ = ladder((4, 3))
-    _, decoder = ladder((5, 3))
-    with pytest.raises(ValueError, match="do not chain.*latent_dims"):
-        kvae.HierarchicalVAE(encoder, decoder)
-    encoder, _ = ladder()
-    decoder = WidePriorDecoder(
-        DIMS, SHAPE, hidden_units=8, filters=(8, 4), dense_units=16
-    )
-    model = kvae.HierarchicalVAE(encoder, decoder, image_metrics=False)
-    with pytest.raises(ValueError, match="do not chain.*8 dimensions"):
-        model.fit(X, epochs=1, verbose=0)
-    _, decoder = ladder()
-    model = kvae.HierarchicalVAE(OneLevelEncoder(4), decoder)
-    with pytest.raises(ValueError, match="level 1 must return a pair"):
-        model.build((None,) + SHAPE)
-
-
-def test_bad_layers_and_levels():
-    encoder, decoder = ladder()
-    with pytest.raises(TypeError, match="latent_dims"):
+def test_bad_layers_and_resolutions():
+    encoder, decoder = tiny_hierarchical_layers(SHAPE)
+    with pytest.raises(TypeError, match="resolutions"):
         kvae.HierarchicalVAE(kvae.layers.MLPEncoder(3), decoder)
-    with pytest.raises(TypeError, match="conditional_prior"):
+    with pytest.raises(TypeError, match="top-down path"):
         kvae.HierarchicalVAE(encoder, kvae.layers.MLPDecoder(SHAPE))
-    encoder, decoder = ladder((4,))
-    with pytest.raises(ValueError, match="at least two latent levels"):
-        kvae.HierarchicalVAE(encoder, decoder)
-    with pytest.raises(ValueError, match="Unknown prior"):
-        hvae(prior="ladder")
+    with pytest.raises(ValueError, match="resolutions .* differ"):
+        kvae.HierarchicalVAE(kvae.layers.HierarchicalEncoder((2,)), decoder)
+    with pytest.raises(ValueError, match="do not divide the image size"):
+        kvae.layers.HierarchicalDecoder((28, 28, 1), resolutions=(5, 10))
+    with pytest.raises(ValueError, match="do not divide the image size"):
+        kvae.layers.HierarchicalEncoder((5, 10))(np.zeros((1,) + (28, 28, 1)))
+    with pytest.raises(ValueError, match="multiple of the next smaller"):
+        kvae.layers.HierarchicalEncoder((4, 6))
+    with pytest.raises(ValueError, match="at least one channel"):
+        kvae.layers.HierarchicalDecoder(SHAPE, (2, 4), latent_channels=0)
+    with pytest.raises(ValueError, match="positive ints"):
+        kvae.layers.HierarchicalDecoder(SHAPE, (2, 4), groups=(1, 0))
+    with pytest.raises(ValueError, match="one count per resolution"):
+        kvae.layers.HierarchicalDecoder(SHAPE, (2, 4), groups=(1, 1, 1))
     with pytest.raises(ValueError, match="decoder produces images"):
-        kvae.HierarchicalVAE(
-            ladder()[0],
-            kvae.layers.LadderDecoder(
-                DIMS, (16, 16, 1), hidden_units=8, filters=(8, 4)
-            ),
-            objective="iwae",
-            num_samples=2,
-        ).build((None,) + SHAPE)
+        hvae().build((None, 16, 16, 1))
 
 
 @pytest.mark.parametrize("n", [0, -1, 2.5])

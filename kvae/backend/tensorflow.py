@@ -65,6 +65,7 @@ class VAETrainer:
                 "inside a condition). Train on one device, or use the JAX "
                 "or torch backend, or pass skip_gradient_norm=None."
             )
+
         def skip():
             self.skipped_updates.assign_add(1.0)
 

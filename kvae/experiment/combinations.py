@@ -111,9 +111,10 @@ def check_combinations(config):
         warnings.warn(
             f"kl_warmup_epochs {config.kl_warmup_epochs} is longer than the "
             f"{config.epochs} epochs of training: the KL weight never "
-            f"reaches beta (it ends at {config.epochs / config.kl_warmup_epochs:.2f} "
-            "of it), so the final loss is not the ELBO. Give --kl-warmup-epochs "
-            "at most --epochs.",
+            f"reaches beta (it ends at "
+            f"{config.epochs / config.kl_warmup_epochs:.2f} of it), so the "
+            "final loss is not the ELBO. Give --kl-warmup-epochs at most "
+            "--epochs.",
             stacklevel=2,
         )
     _check_image_side(config)

@@ -109,7 +109,7 @@ def compare_runs(run_dirs, out, names=None, overwrite=False, announce=True):
     rows = experiment.compare_runs(
         ["runs/likelihood-vae", "runs/likelihood"],
         "runs/compare",
-        names=["conv VAE", "ladder + VampPrior"],
+        names=["conv VAE", "hierarchical VAE"],
     )
     print(rows[1]["iwae_nll"], rows[1]["kl_levels"])
     ```
@@ -254,9 +254,7 @@ def _names(run_dirs, names):
             "--out)."
         )
     if names is None:
-        names = [
-            os.path.basename(os.path.normpath(d)) for d in run_dirs
-        ]
+        names = [os.path.basename(os.path.normpath(d)) for d in run_dirs]
         source = "folder names"
         fix = "name them with --names (names= in Python)"
     else:
@@ -334,9 +332,7 @@ def _row(name, run_dir, metrics):
     """One row of the table, from a run's metrics.json."""
     # A field that a run's Config lacked did not exist yet: its default
     # is what the run did.
-    config = {
-        field.name: field.default for field in dataclasses.fields(Config)
-    }
+    config = {field.name: field.default for field in dataclasses.fields(Config)}
     config.update(metrics["config"])
     levels = sorted(
         (int(k.rsplit("_", 1)[1]), v)
@@ -348,7 +344,7 @@ def _row(name, run_dir, metrics):
     return {
         "name": name,
         "run_dir": os.path.abspath(run_dir),
-        "model": _model(config),
+        "model": _model(config, metrics),
         "prior": _prior(config),
         "objective": _objective(config),
         "epochs": metrics.get("epochs", config["epochs"]),
@@ -373,12 +369,11 @@ def _row(name, run_dir, metrics):
     }
 
 
-def _model(config):
-    if config["model"] == "ladder":
-        dims = "+".join(str(d) for d in config["level_dims"])
-    else:
-        dims = str(config["latent_dim"])
-    return f"{config['model']}, latent {dims}"
+def _model(config, metrics):
+    """ "conv, latent 16", or every group's size, bottom first, for a
+    hierarchical model ("hierarchical, latent 392+98")."""
+    sizes = metrics.get("level_dims") or [config["latent_dim"]]
+    return f"{config['model']}, latent {'+'.join(str(d) for d in sizes)}"
 
 
 def _prior(config):

@@ -6,9 +6,9 @@ from keras import ops
 from kvae.layers.bottleneck_block import BottleneckBlock
 from kvae.layers.latent_group import LatentGroup
 from kvae.layers.utils import check_image_shape
-from kvae.layers.utils import depth_to_space
 from kvae.layers.utils import check_resolutions
 from kvae.layers.utils import check_resolutions_fit
+from kvae.layers.utils import depth_to_space
 from kvae.layers.utils import positive_ints
 
 
@@ -153,7 +153,9 @@ class HierarchicalDecoder(keras.layers.Layer):
         self.built = True
         # Builds the prior path; the posterior blocks build when the model
         # first runs inference (`kvae.HierarchicalVAE.build`).
-        self.call(keras.KerasTensor((None, self.top_dim), dtype=self.compute_dtype))
+        self.call(
+            keras.KerasTensor((None, self.top_dim), dtype=self.compute_dtype)
+        )
 
     @property
     def top_dim(self):

@@ -77,7 +77,11 @@ class LatentGroup(keras.layers.Layer):
         """`(mean, log_var, state)`: the prior and the shifted state."""
         out = self.prior_net(state)
         c = self.latent_channels
-        mean, log_var, shift = out[..., :c], out[..., c : 2 * c], out[..., 2 * c :]
+        mean, log_var, shift = (
+            out[..., :c],
+            out[..., c : 2 * c],
+            out[..., 2 * c :],
+        )
         return mean, soft_clamp(log_var), state + shift
 
     def posterior(self, state, features):

@@ -48,20 +48,6 @@ def build_by_tracing(layer, input_shape):
     layer.call(keras.KerasTensor(tuple(input_shape), dtype=layer.compute_dtype))
 
 
-def check_latent_dims(latent_dims):
-    """A tuple of latent sizes, one per level (bottom first), each >= 1."""
-    latent_dims = _int_tuple(
-        "latent_dims",
-        latent_dims,
-        "one latent size per level (bottom first) such as (32, 16)",
-    )
-    if not latent_dims:
-        raise ValueError("latent_dims needs at least one level, got ().")
-    for latent_dim in latent_dims:
-        check_latent_dim(latent_dim)
-    return tuple(int(d) for d in latent_dims)
-
-
 def check_filters(filters):
     """A tuple of positive channel counts, one per stage."""
     return positive_ints(
@@ -113,7 +99,9 @@ def check_resolutions(resolutions):
     ints, each a multiple of the one before (the path moves between them
     by whole factors), returned smallest first."""
     resolutions = positive_ints(
-        "resolutions", resolutions, "the heights of the latent maps, such as (7, 14)"
+        "resolutions",
+        resolutions,
+        "the heights of the latent maps, such as (7, 14)",
     )
     ordered = tuple(sorted(resolutions))
     if len(set(ordered)) != len(ordered):
@@ -167,6 +155,4 @@ def depth_to_space(x, factor):
     channels //= factor * factor
     x = keras.ops.reshape(x, (-1, height, width, factor, factor, channels))
     x = keras.ops.transpose(x, (0, 1, 3, 2, 4, 5))
-    return keras.ops.reshape(
-        x, (-1, height * factor, width * factor, channels)
-    )
+    return keras.ops.reshape(x, (-1, height * factor, width * factor, channels))

@@ -8,7 +8,7 @@ backend, precision), comparison.png (test and train -ELBO and KL per
 epoch) and comparison.json (the rows):
 
     python -m kvae.recipes.compare_runs runs/likelihood-vae runs/likelihood \\
-        --names "conv VAE" "ladder + VampPrior" --out runs/compare
+        --names "conv VAE" "hierarchical VAE" --out runs/compare
 """
 
 import argparse

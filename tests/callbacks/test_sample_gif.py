@@ -9,6 +9,7 @@ from kvae.callbacks import SampleGIF
 from kvae.callbacks._frames import LABEL_HEIGHT
 from kvae.callbacks.sample_gif import manifold_grid
 from tests.callbacks.conftest import make_images
+from tests.helpers import tiny_hierarchical_layers
 from tests.helpers import to_numpy
 
 
@@ -121,10 +122,7 @@ def test_a_learned_prior_is_sampled_as_it_moves(tmp_path, images):
 def test_hierarchical_vae_draws_its_top_level(tmp_path, images):
     shape = images.shape[1:]
     model = kvae.HierarchicalVAE(
-        kvae.layers.LadderEncoder((4, 3), filters=(4, 8), dense_units=16),
-        kvae.layers.LadderDecoder(
-            (4, 3), shape, hidden_units=8, filters=(8, 4), dense_units=16
-        ),
+        *tiny_hierarchical_layers(shape),
         prior=kvae.priors.MixtureOfGaussians(num_components=2),
         image_metrics=False,
         seed=0,
@@ -132,7 +130,7 @@ def test_hierarchical_vae_draws_its_top_level(tmp_path, images):
     gif = SampleGIF(tmp_path, grid_size=2, seed=4)
     snapshots = Snapshots(gif)
     fit(model, [gif, snapshots], images, epochs=1)
-    assert snapshots.points[0].shape == (4, 3)
+    assert snapshots.points[0].shape == (4, model.decoder.top_dim)
     np.testing.assert_allclose(
         snapshots.points[0], snapshots.draws[0], rtol=1e-6, atol=1e-6
     )

@@ -13,6 +13,7 @@ import pytest
 import kvae
 from kvae.presets import loader
 from tests.helpers import run_under_other_backends
+from tests.helpers import tiny_hierarchical_layers
 from tests.helpers import to_numpy
 
 X = (np.random.default_rng(3).random((32, 12, 12, 1)) < 0.3).astype("float32")
@@ -22,17 +23,7 @@ METRICS = {"negative_elbo": 70.5, "ssim": 0.41, "test_split": "test[:32]"}
 
 def tiny(cls=kvae.VAE):
     if cls is kvae.HierarchicalVAE:
-        model = cls(
-            kvae.layers.LadderEncoder((3, 2), filters=(4, 4), dense_units=8),
-            kvae.layers.LadderDecoder(
-                (3, 2),
-                (12, 12, 1),
-                hidden_units=4,
-                filters=(4, 4),
-                dense_units=8,
-            ),
-            seed=1,
-        )
+        model = cls(*tiny_hierarchical_layers((12, 12, 1)), seed=1)
     else:
         model = cls(
             kvae.layers.ConvEncoder(2, filters=(4,), dense_units=8),
@@ -157,21 +148,23 @@ def test_shipped_presets_by_name_and_class(model, preset, shipped):
     with pytest.raises(kvae.presets.PresetError, match="none is shipped"):
         kvae.VAE.from_preset("tiny_vae")
     shutil.copytree(preset, shipped / "tiny_vae")
-    export(tiny(kvae.HierarchicalVAE), shipped / "tiny_ladder")
+    export(tiny(kvae.HierarchicalVAE), shipped / "tiny_hierarchical")
     assert kvae.presets.shipped_presets() == {
-        "tiny_ladder": str(shipped / "tiny_ladder"),
+        "tiny_hierarchical": str(shipped / "tiny_hierarchical"),
         "tiny_vae": str(shipped / "tiny_vae"),
     }
     assert kvae.VAE.presets == {
-        "tiny_ladder": "random 12x12, tiny conv VAE",
+        "tiny_hierarchical": "random 12x12, tiny conv VAE",
         "tiny_vae": "random 12x12, tiny conv VAE",
     }
-    assert list(kvae.HierarchicalVAE.presets) == ["tiny_ladder"]
+    assert list(kvae.HierarchicalVAE.presets) == ["tiny_hierarchical"]
     # Loaded by name, as the class it was saved as.
     assert type(kvae.VAE.from_preset("tiny_vae")) is kvae.VAE
-    ladder = kvae.VAE.from_preset("tiny_ladder")
+    ladder = kvae.VAE.from_preset("tiny_hierarchical")
     assert type(ladder) is kvae.HierarchicalVAE
-    assert type(kvae.HierarchicalVAE.from_preset("tiny_ladder")) is type(ladder)
+    assert type(kvae.HierarchicalVAE.from_preset("tiny_hierarchical")) is type(
+        ladder
+    )
     with pytest.raises(kvae.presets.PresetError) as error:
         kvae.HierarchicalVAE.from_preset("tiny_vae")
     message = str(error.value)
@@ -180,7 +173,7 @@ def test_shipped_presets_by_name_and_class(model, preset, shipped):
     with pytest.raises(kvae.presets.PresetError) as error:
         kvae.VAE.from_preset("kmnist")
     assert "Unknown preset 'kmnist'" in str(error.value)
-    assert "Known presets: tiny_ladder, tiny_vae" in str(error.value)
+    assert "Known presets: tiny_hierarchical, tiny_vae" in str(error.value)
 
 
 def broken_copy(preset, tmp_path):

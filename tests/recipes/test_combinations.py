@@ -23,18 +23,18 @@ from kvae.experiment.combinations import latent_text
         ),
         (
             "likelihood",
-            ["--level-dims", "8"],
-            "model 'ladder' needs at least two latent levels, got "
-            "level_dims (8,)",
+            ["--resolutions", "5", "10"],
+            "resolutions (5, 10) do not divide the image side 28",
         ),
         (
             "likelihood",
-            ["--level-dims", "8", "4", "2"],
-            "level_dims (8, 4, 2) has 3 levels but filters (32, 64) has 2",
+            ["--groups", "2", "2", "2"],
+            "groups (2, 2, 2) gives a count for 3 resolutions, but "
+            "resolutions is (7, 14)",
         ),
         (
             "mnist",
-            ["--model", "ladder"],
+            ["--model", "hierarchical"],
             "Give --latent-dims none for one run",
         ),
         (
@@ -77,12 +77,16 @@ def test_combinations_the_model_refuses_are_refused_at_parse(
     assert not out.exists()
 
 
-def test_metrics_describe_the_trained_ladder(load_recipe):
+def test_metrics_describe_the_trained_hierarchy(load_recipe):
     config = experiment.parse_args(
         load_recipe("kmnist").CONFIG,
-        ["--model", "ladder", "--level-dims", "8", "4", "--iwae-samples", "0"],
-    )
-    assert latent_text(config) == "latent 8+4"
+        [
+            "--model", "hierarchical", "--resolutions", "7", "14",
+            "--groups", "1", "2", "--latent-channels", "4",
+            "--iwae-samples", "0",
+        ],
+    )  # fmt: skip
+    assert latent_text(config) == "latent 784+784+196"
     data = types.SimpleNamespace(
         num_train=64, x_test=np.zeros((8, 28, 28, 1)), image_shape=(28, 28, 1)
     )
@@ -90,18 +94,14 @@ def test_metrics_describe_the_trained_ladder(load_recipe):
     metrics = report.run_metrics(
         config, data, test, [1.0, 1.0], 2.0, precision=("float32", "given")
     )
-    # The top level's size (the prior's), and every level; the unused
-    # --latent-dim default is recorded as not applying.
-    assert metrics["latent_dim"] == 4
-    assert metrics["level_dims"] == [8, 4]
-    assert metrics["not_applying"] == [
-        "iwae_examples",
-        "latent_dim",
-        "sigma",
-        "weight_decay",
-    ]
-    assert metrics["config"]["latent_dim"] is None
-    assert metrics["config"]["level_dims"] == (8, 4)
+    # The top group's size (the prior's), and every group, bottom first;
+    # the conv settings are recorded as not applying.
+    assert metrics["latent_dim"] == 196
+    assert metrics["level_dims"] == [784, 784, 196]
+    for name in ("latent_dim", "filters", "dense_units"):
+        assert name in metrics["not_applying"]
+        assert metrics["config"][name] is None
+    assert metrics["config"]["resolutions"] == (7, 14)
     assert metrics["config"]["sigma"] is None
 
     conv = experiment.parse_args(load_recipe("kmnist").CONFIG, [])
@@ -110,5 +110,14 @@ def test_metrics_describe_the_trained_ladder(load_recipe):
         conv, data, test, [1.0], 1.0, precision=("float32", "given")
     )
     assert metrics["latent_dim"] == 16 and metrics["level_dims"] == [16]
-    assert metrics["config"]["level_dims"] is None
-    assert "level_dims" in metrics["not_applying"]
+    assert metrics["config"]["width"] is None
+    assert "width" in metrics["not_applying"]
+
+
+def test_a_warmup_longer_than_training_warns(load_recipe):
+    with pytest.warns(UserWarning, match="longer than the 2 epochs"):
+        config = experiment.parse_args(
+            load_recipe("likelihood").CONFIG,
+            ["--epochs", "2", "--kl-warmup-epochs", "4"],
+        )
+    assert config.kl_warmup_epochs == 4.0

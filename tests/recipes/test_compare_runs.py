@@ -17,8 +17,8 @@ from tests.recipes.test_likelihood import tiny_flags
 @pytest.fixture(scope="module")
 def runs(load_recipe, tmp_path_factory):
     """Two finished likelihood runs, trained once for the module: a conv
-    VAE (ELBO, standard normal prior) and a two-level ladder VAE (IWAE
-    k=2, VampPrior with 5 components)."""
+    VAE (ELBO, standard normal prior) and a hierarchical VAE with two
+    latent groups (IWAE k=2, VampPrior with 5 components)."""
     if not os.path.isdir(SHARED_DATA):
         pytest.skip(f"shared data folder not found at {SHARED_DATA}")
     recipe = load_recipe("likelihood")
@@ -28,7 +28,9 @@ def runs(load_recipe, tmp_path_factory):
             "--model", "conv", "--prior", "standard_normal",
             "--prior-components", "none", "--latent-dim", "3",
         ),
-        "ladder": ("--objective", "iwae", "--num-samples", "2"),
+        "ladder": (
+            "--objective", "iwae", "--num-samples", "2", "--prior", "vamp",
+        ),
     }  # fmt: skip
     folders = {}
     for name, extra in variants.items():
@@ -93,7 +95,7 @@ def test_table_figure_and_json(runs, tmp_path):
     assert vae["prior"] == "standard_normal"
     assert vae["objective"] == "elbo"
     assert vae["KL"] == f"{_metrics(runs['vae'])['kl_loss']:.2f}"
-    assert ladder["model"] == "ladder, latent 4+3"
+    assert ladder["model"] == "hierarchical, latent 392+98"
     assert ladder["prior"] == "vamp K=5"
     assert ladder["objective"] == "iwae k=2"
     m = _metrics(runs["ladder"])

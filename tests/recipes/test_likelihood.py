@@ -18,9 +18,13 @@ def tiny_flags(shared_data, out, *extra):
         "2",
         "--batch-size",
         "64",
-        "--level-dims",
-        "4",
-        "3",
+        "--groups",
+        "1",
+        "1",
+        "--latent-channels",
+        "2",
+        "--width",
+        "8",
         "--filters",
         "8",
         "16",
@@ -59,8 +63,9 @@ def test_likelihood_end_to_end(
         tensorboard=False,
     )
     assert metrics["binarized"] is True
-    assert metrics["config"]["model"] == "ladder"
-    assert metrics["config"]["prior"] == "vamp"
+    assert metrics["config"]["model"] == "hierarchical"
+    assert metrics["config"]["prior"] == "standard_normal"
+    assert metrics["level_dims"] == [14 * 14 * 2, 7 * 7 * 2]
     for key in ("kl_loss_1", "kl_loss_2", "iwae_nll", "negative_elbo"):
         assert key in metrics, key
     assert metrics["kl_loss"] == pytest.approx(
@@ -103,7 +108,7 @@ def test_likelihood_iwae_variant(shared_data, load_recipe, tmp_path):
 @pytest.mark.parametrize(
     "flags, match",
     [
-        (["--prior", "ladder"], "Unknown prior"),
+        (["--prior", "hierarchical"], "Unknown prior"),
         (["--objective", "iw"], "Unknown objective"),
         (["--free-bits", "-1"], "free_bits must be a finite number >= 0"),
         (["--num-samples", "0"], "num_samples must be a positive int"),
