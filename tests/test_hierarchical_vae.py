@@ -223,9 +223,11 @@ def test_inference_api(trained):
     np.testing.assert_array_equal(
         to_numpy(model.sample(4, seed=5)), to_numpy(model.sample(4, seed=5))
     )
-    # Temperature scales every group's draw: a tiny one is near the means.
+    # Temperature scales every group's draw: with a tiny one, the lower
+    # groups sit at their prior means, as decode() puts them.
     cold = to_numpy(model.sample(4, seed=5, temperature=1e-6))
-    means = to_numpy(model.decode(np.zeros((4, top), "float32")))
+    top_codes = model.sample_latent(4, seed=5, temperature=1e-6)
+    means = to_numpy(model.decode(to_numpy(top_codes)))
     np.testing.assert_allclose(cold, means, atol=1e-4)
     for bad in (0, -1.0):
         with pytest.raises(ValueError, match="temperature must be a positive"):
@@ -248,8 +250,12 @@ def test_save_and_reload(trained, tmp_path):
     np.testing.assert_array_equal(
         to_numpy(loaded.reconstruct(X[:4])), to_numpy(model.reconstruct(X[:4]))
     )
-    np.testing.assert_array_equal(
-        to_numpy(loaded.sample(3, seed=1)), to_numpy(model.sample(3, seed=1))
+    # The same draws; one ulp apart where the reloaded model's compiled
+    # graph orders a sum differently.
+    np.testing.assert_allclose(
+        to_numpy(loaded.sample(3, seed=1)),
+        to_numpy(model.sample(3, seed=1)),
+        atol=1e-6,
     )
     dims = model.total_latent_dim
     eps = np.random.default_rng(0).standard_normal((2, 4, dims)).astype("f4")

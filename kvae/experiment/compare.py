@@ -20,8 +20,8 @@ from kvae.utils import write_text
 
 OUTPUTS = {
     "comparison.md": "the table above",
-    "comparison.png": "test and train -ELBO and KL per epoch, one colour "
-    "per run",
+    "comparison.png": "test and train -ELBO and KL per epoch, and test "
+    "-ELBO per training minute, one colour per run",
     "comparison.json": "the rows of the table, as numbers",
 }
 # Width and height in inches at 100 dpi: a 1200 x 420 pixel PNG.
@@ -128,8 +128,12 @@ def compare_runs(run_dirs, out, names=None, overwrite=False, announce=True):
         _row(name, run_dir, metrics)
         for name, run_dir, (metrics, _) in zip(names, run_dirs, runs)
     ]
+    epoch_minutes = None
+    if all(row["epoch_s"] for row in rows):
+        epoch_minutes = {row["name"]: row["epoch_s"] / 60.0 for row in rows}
     figure = comparison_figure(
-        {row["name"]: history for row, (_, history) in zip(rows, runs)}
+        {row["name"]: history for row, (_, history) in zip(rows, runs)},
+        epoch_minutes,
     )
     table = comparison_table(rows)
     with prepare_output(out, overwrite=overwrite, outputs=OUTPUTS):
@@ -183,9 +187,12 @@ def comparison_table(rows):
     return "\n".join(lines)
 
 
-def comparison_figure(histories):
+def comparison_figure(histories, epoch_minutes=None):
     """The figure of comparison.png: test (solid) and train (dashed)
-    -ELBO and KL per epoch, one colour per run.
+    -ELBO and KL per epoch, one colour per run, and, given
+    `epoch_minutes`, the test -ELBO against minutes of training (epoch
+    number times the run's median epoch time: runs of different speed
+    compared at equal training time).
 
     The -ELBO axis spans the values from the second epoch on: the first
     epoch's (often twice the final ones) would flatten the end of the
@@ -194,6 +201,7 @@ def comparison_figure(histories):
     Args:
         histories: dict. Run name to its history.csv columns (name to a
             list of floats).
+        epoch_minutes: dict or `None`. Run name to its minutes per epoch.
 
     Returns:
         A `matplotlib.figure.Figure` of `FIGURE_SIZE` inches.
@@ -205,23 +213,29 @@ def comparison_figure(histories):
 
     palette = colormaps["tab10" if len(histories) <= 10 else "tab20"].colors
     figure = Figure(figsize=FIGURE_SIZE, dpi=FIGURE_DPI)
-    axes = figure.subplots(1, 2)
-    panels = (("-ELBO (nats)", _negative_elbo), ("KL (nats)", _kl))
-    for ax, (title, curve) in zip(axes, panels):
+    panels = [("-ELBO (nats)", _negative_elbo, None)]
+    panels.append(("KL (nats)", _kl, None))
+    if epoch_minutes:
+        panels.append(("test -ELBO (nats)", _negative_elbo, epoch_minutes))
+    axes = figure.subplots(1, len(panels))
+    for ax, (title, curve, minutes) in zip(axes, panels):
         later = []
-        for i, history in enumerate(histories.values()):
+        for i, (name, history) in enumerate(histories.items()):
             color = palette[i % len(palette)]
-            for prefix, style, width in (("val_", "-", 1.8), ("", "--", 1.0)):
+            styles = (("val_", "-", 1.8), ("", "--", 1.0))
+            for prefix, style, width in styles[: 1 if minutes else 2]:
                 values = curve(history, prefix)
-                epochs = np.arange(1, len(values) + 1)
-                ax.plot(epochs, values, style, color=color, linewidth=width)
+                x = np.arange(1, len(values) + 1, dtype=float)
+                if minutes:
+                    x *= minutes[name]
+                ax.plot(x, values, style, color=color, linewidth=width)
                 later.extend(values[1:])
         if curve is _negative_elbo and later:
             low, high = min(later), max(later)
             pad = 0.05 * (high - low) or 1.0
             ax.set_ylim(low - pad, high + pad)
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel("epoch", fontsize=9)
+        ax.set_xlabel("training minutes" if minutes else "epoch", fontsize=9)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=8)
         ax.grid(True, color="#e6e6e6", linewidth=0.6)

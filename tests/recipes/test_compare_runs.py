@@ -30,6 +30,7 @@ def runs(load_recipe, tmp_path_factory):
         ),
         "ladder": (
             "--objective", "iwae", "--num-samples", "2", "--prior", "vamp",
+            "--prior-components", "5",
         ),
     }  # fmt: skip
     folders = {}
@@ -274,3 +275,21 @@ def test_out_cannot_be_a_compared_run(runs):
     with pytest.raises(experiment.RunError, match="is one of the runs"):
         experiment.compare_runs([runs["vae"]], runs["vae"], overwrite=True)
     assert sorted(os.listdir(runs["vae"])) == before
+
+
+def test_figure_puts_runs_of_different_speed_on_one_time_axis():
+    history = {
+        f"{prefix}{name}": np.array([100.0, 90.0, 85.0])
+        for prefix in ("", "val_")
+        for name in ("reconstruction_loss", "kl_loss", "loss")
+    }
+    figure = compare.comparison_figure(
+        {"fast": history, "slow": history}, {"fast": 0.5, "slow": 2.0}
+    )
+    elbo_ax, kl_ax, time_ax = figure.axes
+    fast, slow = time_ax.get_lines()
+    np.testing.assert_allclose(fast.get_xdata(), [0.5, 1.0, 1.5])
+    np.testing.assert_allclose(slow.get_xdata(), [2.0, 4.0, 6.0])
+    np.testing.assert_allclose(slow.get_ydata(), [200.0, 180.0, 170.0])
+    assert time_ax.get_xlabel() == "training minutes"
+    assert len(compare.comparison_figure({"fast": history}).axes) == 2
