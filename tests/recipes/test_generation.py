@@ -10,24 +10,30 @@ import pytest
 import kvae
 
 
+def tiny_data_flags(shared_data):
+    """The KMNIST slices and the one epoch of both tiny runs."""
+    return [
+        "--manual-dir",
+        os.path.join(shared_data, "kmnist"),
+        "--train-split",
+        "test[:256]",
+        "--test-split",
+        "test[9800:]",
+        "--epochs",
+        "1",
+    ]
+
+
 @pytest.mark.slow
 def test_a_run_scores_its_samples_and_saves_its_samplers(
     load_recipe, shared_data, tmp_path, capsys
 ):
-    kmnist = os.path.join(shared_data, "kmnist")
     classifier_out = tmp_path / "classifier"
     classifier = load_recipe("feature_classifier").main(
         [
             "--dataset",
             "kmnist",
-            "--manual-dir",
-            kmnist,
-            "--train-split",
-            "test[:256]",
-            "--test-split",
-            "test[9800:]",
-            "--epochs",
-            "1",
+            *tiny_data_flags(shared_data),
             "--out",
             str(classifier_out),
         ]
@@ -36,14 +42,7 @@ def test_a_run_scores_its_samples_and_saves_its_samplers(
     out = tmp_path / "run"
     metrics = load_recipe("kmnist").main(
         [
-            "--manual-dir",
-            kmnist,
-            "--train-split",
-            "test[:256]",
-            "--test-split",
-            "test[9800:]",
-            "--epochs",
-            "1",
+            *tiny_data_flags(shared_data),
             "--latent-dim",
             "4",
             "--filters",
