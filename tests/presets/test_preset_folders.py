@@ -133,6 +133,15 @@ def test_keras_hub_layout(model, preset):
     )
 
 
+def test_a_keras_unzipped_model_folder_loads_as_a_preset(model, tmp_path):
+    model.save(tmp_path / "unzipped", zipped=False)
+    loaded = kvae.VAE.from_preset(tmp_path / "unzipped")
+    assert type(loaded) is kvae.VAE
+    np.testing.assert_array_equal(
+        to_numpy(loaded.decode(Z)), to_numpy(model.decode(Z))
+    )
+
+
 def test_save_to_preset(model, tmp_path):
     record = model.save_to_preset(tmp_path / "mine", description="my data")
     assert record["description"] == "my data"
