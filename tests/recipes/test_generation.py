@@ -2,26 +2,12 @@
 and the classifier space, saved beside the model; the classifier recipe."""
 
 import json
-import os
 
 import numpy as np
 import pytest
 
 import kvae
-
-
-def tiny_data_flags(shared_data):
-    """The KMNIST slices and the one epoch of both tiny runs."""
-    return [
-        "--manual-dir",
-        os.path.join(shared_data, "kmnist"),
-        "--train-split",
-        "test[:256]",
-        "--test-split",
-        "test[9800:]",
-        "--epochs",
-        "1",
-    ]
+from tests.recipes.test_kmnist import kmnist_slices
 
 
 @pytest.mark.slow
@@ -33,7 +19,9 @@ def test_a_run_scores_its_samples_and_saves_its_samplers(
         [
             "--dataset",
             "kmnist",
-            *tiny_data_flags(shared_data),
+            *kmnist_slices(shared_data),
+            "--epochs",
+            "1",
             "--out",
             str(classifier_out),
         ]
@@ -42,7 +30,9 @@ def test_a_run_scores_its_samples_and_saves_its_samplers(
     out = tmp_path / "run"
     metrics = load_recipe("kmnist").main(
         [
-            *tiny_data_flags(shared_data),
+            *kmnist_slices(shared_data),
+            "--epochs",
+            "1",
             "--latent-dim",
             "4",
             "--filters",
