@@ -44,7 +44,9 @@ def source_commit():
     """The git commit of the kvae source that runs, or `None`: an
     installed wheel (even in a venv inside some other checkout), or no git
     on the machine. Uncommitted changes are not recorded."""
-    folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # A checkout holds the kvae package at its top level.
+    folder = os.path.dirname(package)
     try:
         result = subprocess.run(
             ["git", "-C", folder, "rev-parse", "--show-toplevel", "HEAD"],
