@@ -53,8 +53,9 @@ class Sampler:
         Args:
             model: a trained `kvae.VAE` (any prior) or
                 `kvae.HierarchicalVAE`.
-            x: training images `(n, *image_shape)` (NumPy) or a
-                `tf.data.Dataset` of batches.
+            x: training images `(n, *image_shape)` (NumPy), or a
+                `tf.data.Dataset` or other iterable of batches (see
+                `kvae.validation.image_batches`).
             batch_size: int. Images per encoder call.
             verbose: `"auto"`, 0 or 1. Progress bars (`"auto"`: where the
                 work takes more than a few seconds).
