@@ -89,7 +89,7 @@ def check(sdist, wheel):
     shipped = [
         f"kvae/presets/{name}/{part}"
         for name in shipped_names
-        for part in ("model.keras", "metadata.json")
+        for part in ("config.json", "model.weights.h5", "metadata.json")
     ]
     expect(set(shipped) <= set(names), "shipped presets in the wheel")
     with tarfile.open(sdist) as archive:

@@ -30,7 +30,7 @@ from scipy.ndimage import gaussian_filter
 
 import kvae
 from kvae import evaluation
-from kvae.experiment import Config
+from kvae.experiment import flags
 from kvae.experiment.data import load_test_split
 from kvae.experiment.data import load_train_arrays
 from kvae.experiment.generation import MAX_FIT_IMAGES
@@ -48,11 +48,7 @@ def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="folder with model.keras")
     parser.add_argument("--dataset", required=True)
-    parser.add_argument("--manual-dir")
-    parser.add_argument("--train-split")
-    parser.add_argument("--test-split")
-    parser.add_argument("--image-size", type=int)
-    parser.add_argument("--binarize", choices=("dynamic",))
+    flags.add_data_flags(parser)
     parser.add_argument("--feature-model")
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--seeds", type=int, default=3)
@@ -62,23 +58,19 @@ def parse(argv=None):
     args = parser.parse_args(argv)
     if not os.path.isfile(os.path.join(args.run, "model.keras")):
         parser.error(f"no model.keras in --run {args.run!r}")
-    return args
-
-
-def main(argv=None):
-    args = parse(argv)
-    start = time.perf_counter()
-    config = Config(
-        dataset=args.dataset,
-        manual_dir=args.manual_dir,
-        train_split=args.train_split,
-        test_split=args.test_split,
-        image_size=args.image_size,
-        binarize=args.binarize,
+    config = flags.data_config(
+        parser,
+        args,
         two_stage_epochs=args.two_stage_epochs,
         mixture_components=args.mixture_components,
         feature_model=args.feature_model,
     )
+    return args, config
+
+
+def main(argv=None):
+    args, config = parse(argv)
+    start = time.perf_counter()
     model = kvae.load_model(os.path.join(args.run, "model.keras"))
     x_test, _, _ = load_test_split(config)
     x_train, _, _ = load_train_arrays(config, MAX_FIT_IMAGES)

@@ -6,6 +6,7 @@ from keras import ops
 
 from kvae import contracts
 from kvae import elbo
+from kvae import model_args
 from kvae.backend import compile_inference
 from kvae.model_args import check_temperature
 
@@ -91,10 +92,7 @@ class InferenceMixin:
     def check_sample_count(self, n):
         """Raises unless the model is built and `n` is a positive int."""
         self.check_built("sample()")
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-            raise ValueError(
-                f"sample() takes a positive int number of images, got {n!r}."
-            )
+        model_args.check_sample_count(n)
 
     def check_built(self, what):
         """Raises `ValueError` unless the model is built: its prior and

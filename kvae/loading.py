@@ -9,11 +9,16 @@ import keras
 
 __all__ = ["load_model"]
 
-# The members every `.keras` archive holds (Keras's `saving_lib`).
-_MEMBERS = ("config.json", "model.weights.h5")
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+# The parts of a model saved whole (Keras's `saving_lib`): the members of
+# every `.keras` archive, and the files of a preset folder.
+MODEL_PARTS = (CONFIG_FILE, WEIGHTS_FILE)
 
 # The first bytes of every HDF5 file.
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# How much of each part `check_model_parts` reads.
+HEAD_BYTES = len(_HDF5_SIGNATURE)
 
 _REDO = (
     "Save the model again (model.save(path)), or train it again: a recipe "
@@ -97,7 +102,9 @@ def _check_keras_file(path):
             bad = archive.testzip()
             names = set(archive.namelist())
             heads = {
-                name: _head(archive, name) for name in _MEMBERS if name in names
+                name: _head(archive, name)
+                for name in MODEL_PARTS
+                if name in names
             }
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
         raise ValueError(
@@ -109,7 +116,7 @@ def _check_keras_file(path):
             f"The model file {path!r} is corrupt: {size} bytes, its member "
             f"{bad!r} fails its CRC check. {_REDO}"
         )
-    missing = [name for name in _MEMBERS if name not in names]
+    missing = [name for name in MODEL_PARTS if name not in names]
     if missing:
         raise ValueError(
             f"{path!r} is a zip archive but not a Keras model: it lacks "
@@ -117,20 +124,39 @@ def _check_keras_file(path):
             "Give the model.keras a run wrote, or save the model with "
             "model.save('name.keras')."
         )
-    if not heads["model.weights.h5"].startswith(_HDF5_SIGNATURE):
+    check_model_parts(
+        heads,
+        f"The model file {path!r} is corrupt: its zip archive is intact but",
+        _REDO,
+    )
+
+
+def check_model_parts(heads, corrupt, redo):
+    """Raises `ValueError` unless the parts of a saved model are what Keras
+    reads: its weights an HDF5 file and its config a JSON object.
+
+    The one check of a `.keras` archive's members (`load_model`) and of a
+    preset folder's files (`kvae.presets`).
+
+    Args:
+        heads: dict. The first `HEAD_BYTES` bytes of each of
+            `MODEL_PARTS`, by name.
+        corrupt: str. The start of the message, naming the file or folder
+            ("The model file 'a.keras' is corrupt: ...").
+        redo: str. What to do, the end of the message.
+    """
+    if not heads[WEIGHTS_FILE].startswith(_HDF5_SIGNATURE):
         raise ValueError(
-            f"The model file {path!r} is corrupt: its zip archive is intact "
-            "but its weights (model.weights.h5) are not an HDF5 file. "
-            f"{_REDO}"
+            f"{corrupt} its weights ({WEIGHTS_FILE}) are not an HDF5 file. "
+            f"{redo}"
         )
-    if not heads["config.json"].lstrip().startswith(b"{"):
+    if not heads[CONFIG_FILE].lstrip().startswith(b"{"):
         raise ValueError(
-            f"The model file {path!r} is corrupt: its zip archive is intact "
-            f"but its config.json is not a JSON object. {_REDO}"
+            f"{corrupt} its {CONFIG_FILE} is not a JSON object. {redo}"
         )
 
 
 def _head(archive, name):
     """The first bytes of the archive member `name`."""
     with archive.open(name) as member:
-        return member.read(len(_HDF5_SIGNATURE))
+        return member.read(HEAD_BYTES)

@@ -131,6 +131,15 @@ def check_temperature(temperature):
     return float(temperature)
 
 
+def check_sample_count(n):
+    """`n`, a number of images or codes to sample, is a positive int (not
+    a float or a bool): the check of the models' and samplers' `sample`."""
+    if not is_int(n) or n < 1:
+        raise ValueError(
+            f"sample() takes a positive int number of images, got {n!r}."
+        )
+
+
 # The smallest fixed sigma: the floor of sigma="optimal" (about 0.0025, a
 # quarter of one 8-bit grey level in [0, 1] data). Far smaller ones (1e-30)
 # overflow float32 in the loss, which is NaN from the first step.

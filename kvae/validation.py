@@ -3,6 +3,7 @@ what is wrong and how to fix it."""
 
 import inspect
 
+import keras
 import numpy as np
 
 from kvae import contracts
@@ -246,3 +247,50 @@ class DataChecksMixin:
                 f"this model was built for {self.image_shape}. Resize the "
                 "images, or train a model for this size."
             )
+
+
+def image_batches(data, batch_size):
+    """NumPy batches of the images in `data`, and how many there are.
+
+    The one loop behind what kvae runs over images outside `fit` (sampler
+    fitting, feature extraction, the importance-weighted NLL). An array (a
+    NumPy array or a backend tensor) is sliced into batches of
+    `batch_size`; a `tf.data.Dataset` or any other iterable is read batch
+    by batch as it comes. Of an `(images, labels)` or `(images, labels,
+    sample_weight)` batch, only the images are kept. The batches keep
+    their dtype: the caller checks and casts them.
+
+    Args:
+        data: images `(n, height, width, channels)` as an array, or a
+            `tf.data.Dataset` or iterable of such batches.
+        batch_size: int. Images per batch, for an array.
+
+    Returns:
+        `(batches, count)`: an iterator of NumPy arrays, and the number of
+        batches (`None` for a dataset or iterable).
+    """
+    if is_array(data):
+        array = np.asarray(keras.ops.convert_to_numpy(data))
+        count = -(-len(array) // batch_size)
+        return (
+            array[i : i + batch_size] for i in range(0, len(array), batch_size)
+        ), count
+    if is_tf_dataset(data):
+        data = data.as_numpy_iterator()
+
+    def batches():
+        for batch in data:
+            images, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
+            yield np.asarray(keras.ops.convert_to_numpy(images))
+
+    return batches(), None
+
+
+def is_array(data):
+    """Whether `data` is a NumPy array or a backend tensor (not a dataset,
+    a list or another iterable of batches)."""
+    return isinstance(data, np.ndarray) or (
+        hasattr(data, "shape")
+        and hasattr(data, "dtype")
+        and not is_tf_dataset(data)
+    )

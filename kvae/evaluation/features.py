@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kvae.validation import image_batches
 from kvae.validation import is_tf_dataset
 
 # The default network: 3x3 conv + ReLU stages with a 2x2 average pooling
@@ -206,31 +207,26 @@ def extract_features(
 
 
 def _image_batches(images, batch_size, what):
-    """`(iterator of NumPy batches, number of batches or None)`."""
-    if is_tf_dataset(images):
-
-        def batches():
-            for element in images.as_numpy_iterator():
-                yield element[0] if isinstance(element, tuple) else element
-
-        return batches(), None
+    """`(iterator of NumPy batches, number of batches or None)`, after
+    refusing what is not a batch of images or a dataset of batches."""
     if isinstance(images, (list, tuple)):
         raise ValueError(
             f"The {what} are a Python {type(images).__name__}: give a NumPy "
             "array (n, height, width, channels), e.g. np.stack(images)."
         )
-    array = np.asarray(images)
-    if array.ndim != 4:
-        raise ValueError(
-            f"The {what} must be a batch of images (n, height, width, "
-            f"channels), got an array of shape {array.shape}"
-            + (": add the batch axis with x[None]." if array.ndim == 3 else ".")
-        )
-    total = -(-len(array) // batch_size)
-    return (
-        (array[i : i + batch_size] for i in range(0, len(array), batch_size)),
-        total,
-    )
+    if not is_tf_dataset(images):
+        images = np.asarray(images)
+        if images.ndim != 4:
+            raise ValueError(
+                f"The {what} must be a batch of images (n, height, width, "
+                f"channels), got an array of shape {images.shape}"
+                + (
+                    ": add the batch axis with x[None]."
+                    if images.ndim == 3
+                    else "."
+                )
+            )
+    return image_batches(images, batch_size)
 
 
 def _check_batch(batch, what, image_shape):

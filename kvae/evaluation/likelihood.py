@@ -26,7 +26,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from kvae.validation import is_tf_dataset
+from kvae.validation import image_batches
+from kvae.validation import is_array
 
 # Decoder passes per compiled call: (samples in a chunk) x (images in a
 # batch). 10,000 28x28 images are about 30 MB of float32 output.
@@ -170,10 +171,10 @@ def importance_weighted_nll(
     # The same checks as fit: the whole array, or each batch of an
     # iterable (cheap next to k decoder passes per image).
     what = "data given to importance_weighted_nll"
-    if _is_array(x):
+    if is_array(x):
         model.check_batch(ops.convert_to_numpy(x), what)
     for images in _batches(x, batch_size):
-        if not _is_array(x):
+        if not is_array(x):
             model.check_batch(images, what)
         images = np.asarray(images, dtype=np.float32)
         latent_dim = model.total_latent_dim
@@ -213,33 +214,18 @@ def _logsumexp(log_weights):
 def _batches(x, batch_size):
     """NumPy batches of images from an array or an iterable, in their own
     dtype (checked by the caller)."""
-    if _is_array(x):
-        x = np.asarray(ops.convert_to_numpy(x))
-        if x.ndim < 2:
-            raise ValueError(
-                "importance_weighted_nll needs a batch of images, got an "
-                f"array of shape {x.shape}."
-            )
-        for start in range(0, len(x), batch_size):
-            yield x[start : start + batch_size]
-        return
-    if is_tf_dataset(x):
-        x = x.as_numpy_iterator()
-    for batch in x:
-        images, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
-        yield np.asarray(ops.convert_to_numpy(images))
+    if is_array(x) and np.ndim(x) < 2:
+        raise ValueError(
+            "importance_weighted_nll needs a batch of images, got an "
+            f"array of shape {np.shape(x)}."
+        )
+    batches, _ = image_batches(x, batch_size)
+    return batches
 
 
 def _num_images(x):
     """The number of images in an array (the progress bar's target)."""
-    return int(x.shape[0]) if _is_array(x) else None
-
-
-def _is_array(x):
-    """A NumPy array or a backend tensor, not a dataset or iterable."""
-    return isinstance(x, np.ndarray) or (
-        hasattr(x, "shape") and hasattr(x, "dtype") and not is_tf_dataset(x)
-    )
+    return int(x.shape[0]) if is_array(x) else None
 
 
 def _positive_int(name, value, minimum=1):

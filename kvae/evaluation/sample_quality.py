@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.metrics import pairwise_distances_chunked
 
 from kvae.evaluation.features import extract_features
+from kvae.model_args import check_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,8 +166,8 @@ def kernel_distance_of_features(
 ):
     """`(mean, std)` of `kernel_distance` over subsets of two feature
     arrays `(n, d)`."""
-    _check_positive_int("num_subsets", num_subsets)
-    _check_positive_int("subset_size", subset_size)
+    check_int("num_subsets", num_subsets, 1)
+    check_int("subset_size", subset_size, 1)
     m = min(subset_size, len(a), len(b))
     rng = np.random.default_rng(seed)
     d = a.shape[1]
@@ -216,7 +217,7 @@ def precision_recall(real, generated, features=None, k=3, verbose="auto"):
     - [Kynkäänniemi et al., 2019](https://arxiv.org/abs/1904.06991)
     - [Naeem et al., 2020](https://arxiv.org/abs/2002.09797)
     """
-    _check_positive_int("k", k)
+    check_int("k", k, 1)
     f_real, f_gen = _feature_pair(real, generated, features, k + 1, verbose)
     values = precision_recall_of_features(f_real.values, f_gen.values, k)
     return PrecisionRecall(
@@ -317,14 +318,3 @@ def _feature_pair(real, generated, features, minimum, verbose):
                 "(docs/sample_quality.md)."
             )
     return f_real, f_gen
-
-
-def _check_positive_int(name, value):
-    if (
-        not isinstance(value, (int, np.integer))
-        or isinstance(value, bool)
-        or value < 1
-    ):
-        raise ValueError(f"{name} must be a positive int, got {value!r}.")
-
-

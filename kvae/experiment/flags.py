@@ -11,7 +11,17 @@ import dataclasses
 import sys
 
 from kvae import datasets
+from kvae.experiment.config import Config
 from kvae.experiment.errors import RunError
+
+# The fields that name the data a run reads, besides the dataset.
+DATA_FIELDS = (
+    "manual_dir",
+    "train_split",
+    "test_split",
+    "image_size",
+    "binarize",
+)
 
 
 def flag_name(field_name):
@@ -29,7 +39,16 @@ def argument_parser(config, description=None):
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_field_flags(parser, config)
+    return parser
+
+
+def add_field_flags(parser, config, names=None):
+    """Adds to `parser` the flags of the fields `names` of `config` (all
+    fields with `None`), made as `argument_parser` makes them."""
     for field in dataclasses.fields(config):
+        if names is not None and field.name not in names:
+            continue
         meta = field.metadata
         kwargs = {
             "dest": field.name,
@@ -44,7 +63,31 @@ def argument_parser(config, description=None):
             if meta["nargs"] is not None:
                 kwargs["nargs"] = meta["nargs"]
         parser.add_argument(flag_name(field.name), **kwargs)
-    return parser
+
+
+def add_data_flags(parser, names=DATA_FIELDS):
+    """Adds the flags of the data fields `names` (of `DATA_FIELDS`) to
+    the parser of a script that reads a dataset as a run does; the script
+    adds its own `--dataset`, then calls `data_config`."""
+    add_field_flags(parser, Config(), names)
+
+
+def data_config(parser, args, **fields):
+    """The `Config` of a script's data: `args.dataset`, the data flags
+    given on its command line (see `add_data_flags`) and `fields`.
+
+    A value that is not allowed exits with `parser`'s usage message, as
+    a recipe's flags do.
+    """
+    given = {
+        name: getattr(args, name)
+        for name in ("dataset", *DATA_FIELDS)
+        if hasattr(args, name)
+    }
+    try:
+        return Config(**given, **fields)
+    except ValueError as error:
+        parser.error(str(error))
 
 
 def parse_args(config, argv=None, description=None):

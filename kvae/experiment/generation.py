@@ -41,9 +41,16 @@ def make_sampler(name, config):
     )
 
 
-def score_generation(model, config, x_test, out=None, verbose=1):
+def score_generation(
+    model, config, x_test, out=None, verbose=1, x_train=None
+):
     """Fits the samplers of `config`, scores every image set and writes
     the samplers and `samples.png` into `out` (if given).
+
+    `x_train` is the run's training images when it holds them as a NumPy
+    array, as `load_train_arrays` reads them (MNIST and KMNIST without
+    dynamic binarization): their first `MAX_FIT_IMAGES` are used rather
+    than decoding the split again. With `None` they are loaded.
 
     Returns:
         dict: metrics.json's "generation" block (see the module).
@@ -52,7 +59,9 @@ def score_generation(model, config, x_test, out=None, verbose=1):
     rng = np.random.default_rng(config.seed)
     n = min(config.score_images, len(x_test))
     real = x_test[np.sort(rng.choice(len(x_test), n, replace=False))]
-    x_train, _, _ = load_train_arrays(config, MAX_FIT_IMAGES)
+    if x_train is None:
+        x_train, _, _ = load_train_arrays(config, MAX_FIT_IMAGES)
+    x_train = x_train[:MAX_FIT_IMAGES]
     sets, fitted = generated_sets(model, config, x_train, n, verbose)
     if out is not None:
         for name, sampler in fitted.items():

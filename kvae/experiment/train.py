@@ -251,7 +251,14 @@ def _train_and_evaluate(config, announce, held):
         return metrics
     if config.score_images:
         metrics["generation"] = score_generation(
-            model, config, data.x_test, out, verbose=config.verbose
+            model,
+            config,
+            data.x_test,
+            out,
+            verbose=config.verbose,
+            # An array is what load_train_arrays would decode again (the
+            # unaugmented, unbinarized split); a pipeline is not.
+            x_train=data.train if isinstance(data.train, np.ndarray) else None,
         )
     if "latent_pca" in config.plots:
         plot_latent_pca(

@@ -1,18 +1,22 @@
-"""Pretrained kvae models (presets), in the style of keras-hub.
+"""Pretrained kvae models (presets), in keras-hub's preset layout.
 
-A preset is a folder with two files:
+A preset is a folder with three files, as keras-hub writes them:
 
-- `model.keras`: the model (architecture and weights, no optimizer state),
-  as `model.save` writes it; it loads under every backend.
-- `metadata.json`: a one-line description, the class it was saved as, the
-  dataset, the command that trained it, its test metrics, the kvae and
+- `config.json`: the model's config, as `keras.saving` serializes it
+  (the class, its arguments, the nested layers and its build config);
+- `model.weights.h5`: its weights (no optimizer state), which load under
+  every backend;
+- `metadata.json`: a one-line description, the dataset, the command that
+  trained it, the commit, its test metrics and precision, the kvae and
   Keras versions and the backend it was trained under.
 
-The presets shipped with kvae live in this package (`kvae/presets/<name>/`)
-and go into the wheel. `kvae.VAE.presets` lists them (name -> description)
-and `kvae.VAE.from_preset(name_or_folder)` loads one, as the class it was
-saved as. `export_preset` turns a finished recipe run (its `model.keras`
-and `metrics.json`) or a trained model into a preset folder:
+`model.save_to_preset(folder)` writes one and `kvae.VAE.from_preset(name
+or folder or hf:// handle)` loads it, as the class it was saved as. The
+presets shipped with kvae live in this package (`kvae/presets/<name>/`)
+and go into the wheel; `kvae.VAE.presets` lists them (name ->
+description). `export_preset` writes a preset from a finished recipe run
+(its `model.keras` and `metrics.json`), with the record of how it was
+trained:
 
 ```python
 kvae.presets.export_preset(

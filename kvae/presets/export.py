@@ -1,18 +1,14 @@
 """`export_preset`: a finished run, or a trained model, as a preset
-folder."""
+folder with the record of how it was trained."""
 
 import json
 import os
-import tempfile
 
 import keras
 
 from kvae.loading import load_model
-from kvae.presets.loader import METADATA_FILE
-from kvae.presets.loader import MODEL_FILE
-from kvae.utils import atomic_path
-from kvae.utils import environment
-from kvae.utils import write_json
+from kvae.presets.saver import ENVIRONMENT_KEYS
+from kvae.presets.saver import save_preset
 
 # The test figures of a run's metrics.json that a preset keeps.
 TEST_METRIC_KEYS = (
@@ -43,7 +39,6 @@ TRAINING_KEYS = (
     "device",
     "config",
 )
-_ENVIRONMENT_KEYS = ("backend", "backend_version", "kvae_version")
 
 
 def export_preset(
@@ -58,12 +53,14 @@ def export_preset(
 ):
     """Writes a preset folder from a finished recipe run or a trained model.
 
-    The folder gets `model.keras` (the model without its optimizer state:
-    what inference and fine-tuning need, half the size of a run's file)
-    and `metadata.json`. From a run folder, the dataset, the test metrics,
-    the training settings and the backend and versions it was trained with
-    are read from its `metrics.json`. To ship a preset with kvae, write it
-    into `kvae/presets/<name>/` (`kvae.presets.SHIPPED_DIR`).
+    `model.save_to_preset(preset_dir, ...)` with the record a shipped
+    preset needs: what it was trained on, how, and how well it does. The
+    folder gets `config.json`, `model.weights.h5` (without the optimizer's
+    state: what inference and fine-tuning need) and `metadata.json`. From
+    a run folder, the dataset, the test metrics, the training settings and
+    the backend, versions and commit it was trained with are read from its
+    `metrics.json`. To ship a preset with kvae, write it into
+    `kvae/presets/<name>/` (`kvae.presets.SHIPPED_DIR`).
 
     Args:
         source: a run folder (str or path-like, holding `model.keras` and
@@ -79,7 +76,7 @@ def export_preset(
         test_metrics: dict or `None`. Test figures; a run's are read from
             its `metrics.json` (these override them). Required for a model.
         overwrite: bool. Replace the files of an existing preset folder.
-        **metadata: more fields for `metadata.json` (`commit`, ...).
+        **metadata: more fields for `metadata.json`.
 
     Returns:
         dict. The metadata written.
@@ -88,8 +85,9 @@ def export_preset(
         FileNotFoundError: the run folder lacks `model.keras` or
             `metrics.json`.
         ValueError: a description that is empty or longer than one line, a
-            model given without `dataset` or `test_metrics`, or a preset
-            folder that already holds a preset (without `overwrite`).
+            model given without `dataset` or `test_metrics`, an unbuilt
+            model, or a preset folder that already holds a preset (without
+            `overwrite`).
 
     Example:
 
@@ -108,44 +106,17 @@ def export_preset(
             "A preset's description is one line (data, model, test "
             f"metrics); got {description!r}."
         )
-    preset_dir = os.fspath(preset_dir)
-    taken = [
-        name
-        for name in (MODEL_FILE, METADATA_FILE)
-        if os.path.exists(os.path.join(preset_dir, name))
-    ]
-    if taken and not overwrite:
-        raise ValueError(
-            f"{preset_dir!r} already holds a preset ({', '.join(taken)}). "
-            "Pass overwrite=True to replace it, or give another folder."
-        )
     if isinstance(source, keras.Model):
-        record = _model_record(source, dataset, test_metrics)
-        model = _without_optimizer(source)
+        record = _model_record(dataset, test_metrics)
+        model = source
     else:
         record, model_path = _run_record(os.fspath(source))
         model = load_model(model_path, compile=False)
         if dataset is not None:
             record["dataset"] = dataset
         record["test_metrics"].update(test_metrics or {})
-    saved = type(model)
-    record.update(
-        description=description,
-        command=str(command),
-        class_name=saved.__name__,
-        registered_name=keras.saving.get_registered_name(saved),
-        keras_version=keras.__version__,
-        saved_with_backend=keras.backend.backend(),
-        **metadata,
-    )
-    os.makedirs(preset_dir, exist_ok=True)
-    with atomic_path(os.path.join(preset_dir, MODEL_FILE), ".keras") as tmp:
-        model.save(tmp)
-    record["model_bytes"] = os.path.getsize(
-        os.path.join(preset_dir, MODEL_FILE)
-    )
-    write_json(os.path.join(preset_dir, METADATA_FILE), record)
-    return record
+    record.update(description=description, command=str(command), **metadata)
+    return save_preset(model, preset_dir, overwrite=overwrite, **record)
 
 
 def _run_record(run_dir):
@@ -164,7 +135,8 @@ def _run_record(run_dir):
         )
     with open(paths["metrics.json"], encoding="utf-8") as f:
         metrics = json.load(f)
-    record = {key: metrics[key] for key in _ENVIRONMENT_KEYS if key in metrics}
+    # A run that did not record its commit (or backend) says so: None.
+    record = {key: metrics.get(key) for key in ENVIRONMENT_KEYS}
     record["dataset"] = metrics.get("dataset")
     # kl_loss_1, kl_loss_2, ...: a hierarchical model's KL per level.
     record["test_metrics"] = {
@@ -178,23 +150,11 @@ def _run_record(run_dir):
     return record, paths["model.keras"]
 
 
-def _model_record(model, dataset, test_metrics):
+def _model_record(dataset, test_metrics):
     if dataset is None or not test_metrics:
         raise ValueError(
             "Exporting a model (not a run folder) needs dataset=... and "
             "test_metrics={...}: a preset says what it was trained on and "
             "how well it does. A recipe's run folder has both."
         )
-    env = environment()
-    record = {key: env[key] for key in _ENVIRONMENT_KEYS}
-    record.update(dataset=dataset, test_metrics=dict(test_metrics))
-    return record
-
-
-def _without_optimizer(model):
-    """A copy of `model` saved and loaded back uncompiled: no optimizer
-    state goes into the preset."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.keras")
-        model.save(path)
-        return load_model(path, compile=False)
+    return {"dataset": dataset, "test_metrics": dict(test_metrics)}

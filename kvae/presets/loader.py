@@ -1,34 +1,34 @@
 """Finding, checking and loading presets: one place for what a preset
-folder must hold and for the errors when it does not."""
+folder must hold and for the errors when it does not.
+
+A preset folder is keras-hub's layout: `config.json` (the model's
+serialized config), `model.weights.h5` (its weights) and `metadata.json`.
+"""
 
 import json
 import os
 
 import keras
 
-from kvae.loading import load_model
+from kvae import loading
+from kvae.presets import remote
 from kvae.presets.errors import PresetError
 
 # The folder of the presets shipped in the package.
 SHIPPED_DIR = os.path.dirname(os.path.abspath(__file__))
-MODEL_FILE = "model.keras"
+# keras-hub's file names (`keras_hub/src/utils/preset_utils.py`).
+CONFIG_FILE = loading.CONFIG_FILE
+WEIGHTS_FILE = loading.WEIGHTS_FILE
 METADATA_FILE = "metadata.json"
-FILES = (MODEL_FILE, METADATA_FILE)
-# What every metadata.json holds (export_preset writes them all).
-REQUIRED_KEYS = (
-    "description",
-    "class_name",
-    "registered_name",
-    "dataset",
-    "command",
-    "test_metrics",
-    "kvae_version",
-    "keras_version",
-    "backend",
-)
-_REEXPORT = (
-    "Copy the folder again, or export it again from its run with "
-    "kvae.presets.export_preset(run_dir, preset_dir, ...)."
+FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
+# What every metadata.json holds: Keras, keras-hub and kvae all write it.
+REQUIRED_KEYS = ("keras_version",)
+# The file of a folder in kvae's first preset layout (model.keras and
+# metadata.json), which no release shipped.
+_OLD_MODEL_FILE = "model.keras"
+_RESAVE = (
+    "Copy the folder again, or save it again: model.save_to_preset(folder),"
+    " or kvae.presets.export_preset(run_dir, folder, ...) from its run."
 )
 
 
@@ -49,21 +49,18 @@ def shipped_presets():
 
 
 def preset_folder(preset):
-    """The folder of `preset`: a shipped preset's name or a folder path.
+    """The local folder of `preset`: a shipped preset's name, a folder
+    path, or an `hf://` or `kaggle://` handle (downloaded first, see
+    `kvae.presets.remote`).
 
     Raises:
-        PresetError: an unknown name, or a remote handle.
+        PresetError: an unknown name, a file, or a handle that cannot be
+            downloaded here.
         FileNotFoundError: a path with nothing there.
     """
     preset = os.fspath(preset)
-    if "://" in preset:
-        raise PresetError(
-            f"{preset!r}: kvae loads presets from a local folder or by the "
-            "name of a shipped preset; remote handles (hf://, kaggle://, "
-            "gs://) are not supported. Download the preset folder (for "
-            "example with huggingface_hub.snapshot_download) and give its "
-            "path."
-        )
+    if remote.is_remote(preset):
+        return remote.download(preset, FILES)
     shipped = shipped_presets()
     if preset in shipped:
         return shipped[preset]
@@ -71,22 +68,23 @@ def preset_folder(preset):
     path = os.path.expanduser(preset)
     if os.path.isdir(path):
         return path
-    if looks_like_path or os.path.exists(path):
-        if os.path.exists(path):
-            raise PresetError(
-                f"{preset!r} is a file, not a preset folder: a preset is a "
-                f"folder holding {' and '.join(FILES)}. For a single "
-                ".keras file, use kvae.load_model."
-            )
+    if os.path.exists(path):
+        raise PresetError(
+            f"{preset!r} is a file, not a preset folder: a preset is a "
+            f"folder holding {', '.join(FILES)}. For a single .keras file, "
+            "use kvae.load_model."
+        )
+    if looks_like_path:
         raise FileNotFoundError(
             f"There is no preset folder at {preset!r}. Give the folder "
-            "export_preset wrote, or the name of a shipped preset "
-            f"({_known(shipped)})."
+            "save_to_preset or export_preset wrote, or the name of a "
+            f"shipped preset ({_known(shipped)})."
         )
     raise PresetError(
         f"Unknown preset {preset!r}. Known presets: {_known(shipped)} "
         "(kvae.VAE.presets describes them). Or give the path of a preset "
-        "folder (kvae.presets.export_preset writes one)."
+        "folder (model.save_to_preset(folder) writes one), or an hf:// or "
+        "kaggle:// handle."
     )
 
 
@@ -94,21 +92,71 @@ def _known(shipped):
     return ", ".join(shipped) if shipped else "none is shipped yet"
 
 
+def check_folder(folder):
+    """Raises `PresetError` unless `folder` holds every file of a preset,
+    its config and weights as Keras reads them (`kvae.loading`'s check)."""
+    missing = [
+        name for name in FILES if not os.path.isfile(os.path.join(folder, name))
+    ]
+    if missing:
+        old = os.path.isfile(os.path.join(folder, _OLD_MODEL_FILE))
+        raise PresetError(
+            f"The preset folder {folder!r} is incomplete: it lacks "
+            f"{', '.join(missing)} (a preset holds {', '.join(FILES)}). "
+            + (
+                f"It holds {_OLD_MODEL_FILE}, kvae's first preset layout: "
+                f"load it with kvae.load_model, then save it with "
+                "model.save_to_preset(folder)."
+                if old
+                else _RESAVE
+            )
+        )
+    heads = {}
+    for name in loading.MODEL_PARTS:
+        with open(os.path.join(folder, name), "rb") as f:
+            heads[name] = f.read(loading.HEAD_BYTES)
+    try:
+        loading.check_model_parts(
+            heads, f"The preset folder {folder!r} is corrupt:", _RESAVE
+        )
+    except ValueError as error:
+        raise PresetError(str(error)) from None
+
+
+def read_json(folder, name):
+    """The JSON object in the file `name` of a preset folder."""
+    path = os.path.join(folder, name)
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise PresetError(
+            f"The preset's {path!r} is not valid JSON ({error}). {_RESAVE}"
+        ) from None
+    if not isinstance(value, dict):
+        raise PresetError(
+            f"The preset's {path!r} holds a {type(value).__name__}, not "
+            f"a JSON object. {_RESAVE}"
+        )
+    return value
+
+
 def read_metadata(preset):
-    """The metadata of a preset (a shipped preset's name or a folder),
-    after checking that the folder is complete.
+    """The metadata of a preset, after checking that its folder is
+    complete.
 
     Args:
-        preset: str or path-like. A shipped preset's name or a folder.
+        preset: str or path-like. A shipped preset's name, a folder, or an
+            `hf://` or `kaggle://` handle.
 
     Returns:
         dict. The contents of its `metadata.json`, with `"path"` (the
-        folder) added.
+        local folder) added.
 
     Raises:
-        PresetError: an unknown name; a folder that lacks `model.keras` or
-            `metadata.json`, or whose metadata does not read or lacks a
-            field.
+        PresetError: an unknown name; a folder that lacks a file, whose
+            weights are not HDF5, or whose config or metadata does not
+            read or lacks a field.
         FileNotFoundError: a path with nothing there.
 
     Example:
@@ -119,45 +167,28 @@ def read_metadata(preset):
     ```
     """
     folder = preset_folder(preset)
-    missing = [
-        name for name in FILES if not os.path.isfile(os.path.join(folder, name))
-    ]
-    if missing:
-        raise PresetError(
-            f"The preset folder {folder!r} is incomplete: it lacks "
-            f"{' and '.join(missing)} (a preset holds {' and '.join(FILES)}"
-            f"). {_REEXPORT}"
-        )
-    path = os.path.join(folder, METADATA_FILE)
-    try:
-        with open(path, encoding="utf-8") as f:
-            metadata = json.load(f)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise PresetError(
-            f"The preset's {path!r} is not valid JSON ({error}). {_REEXPORT}"
-        ) from None
-    if not isinstance(metadata, dict):
-        raise PresetError(
-            f"The preset's {path!r} holds a {type(metadata).__name__}, not "
-            f"a JSON object. {_REEXPORT}"
-        )
+    check_folder(folder)
+    metadata = read_json(folder, METADATA_FILE)
     lacking = [key for key in REQUIRED_KEYS if key not in metadata]
     if lacking:
         raise PresetError(
-            f"The preset's {path!r} lacks {', '.join(lacking)}. {_REEXPORT}"
+            f"The preset's {os.path.join(folder, METADATA_FILE)!r} lacks "
+            f"{', '.join(lacking)}. {_RESAVE}"
         )
     return dict(metadata, path=folder)
 
 
-def saved_class(metadata):
-    """The class a preset was saved as (registered with Keras by kvae)."""
-    saved = keras.saving.get_registered_object(metadata["registered_name"])
-    if saved is None:
+def saved_class(config, folder):
+    """The class a preset's `config.json` holds (registered with Keras),
+    found as keras-hub's `check_config_class` finds it."""
+    name = config.get("registered_name")
+    saved = keras.saving.get_registered_object(name) if name else None
+    if not isinstance(saved, type):
         raise PresetError(
-            f"The preset at {metadata['path']!r} holds a "
-            f"{metadata['registered_name']!r}, a class not registered with "
-            "Keras. Import the module that defines it (decorated with "
-            "@keras.saving.register_keras_serializable) before loading."
+            f"The preset at {folder!r} holds {name!r}, not a class "
+            "registered with Keras. Import the module that defines it "
+            "(decorated with @keras.saving.register_keras_serializable) "
+            "before loading."
         )
     return saved
 
@@ -165,37 +196,34 @@ def saved_class(metadata):
 def presets_of(cls):
     """`{name: description}` of the shipped presets that load as `cls`."""
     table = {}
-    for name in shipped_presets():
-        metadata = read_metadata(name)
-        if issubclass(saved_class(metadata), cls):
-            table[name] = metadata["description"]
+    for name, folder in shipped_presets().items():
+        metadata = read_metadata(folder)
+        if issubclass(saved_class(read_json(folder, CONFIG_FILE), folder), cls):
+            table[name] = metadata.get("description", "")
     return table
 
 
-def load_preset(preset, cls, **kwargs):
+def load_preset(preset, cls, load_weights=True, **kwargs):
     """Loads `preset` as an instance of `cls` (or of a subclass: the class
     it was saved as). See `kvae.VAE.from_preset`."""
-    metadata = read_metadata(preset)
-    saved = saved_class(metadata)
+    folder = read_metadata(preset)["path"]
+    config = read_json(folder, CONFIG_FILE)
+    saved = saved_class(config, folder)
     if not issubclass(saved, cls):
+        name = os.fspath(preset)
         raise PresetError(
-            f"The preset {os.fspath(preset)!r} is a {saved.__name__}, not a "
+            f"The preset {name!r} is a {saved.__name__}, not a "
             f"{cls.__name__}. Load it with kvae.{saved.__name__}.from_preset"
-            f"({os.fspath(preset)!r}) (kvae.VAE.from_preset loads any preset "
-            "as the class it was saved as)."
+            f"({name!r}) (kvae.VAE.from_preset loads any preset as the class "
+            "it was saved as)."
         )
-    path = os.path.join(metadata["path"], MODEL_FILE)
     try:
-        model = load_model(path, **kwargs)
-    except ValueError as error:
+        model = keras.saving.deserialize_keras_object(config, **kwargs)
+        if load_weights:
+            model.load_weights(os.path.join(folder, WEIGHTS_FILE))
+    except (ValueError, TypeError, KeyError, OSError) as error:
         raise PresetError(
-            f"The model of the preset at {metadata['path']!r} does not "
-            f"load: {error}\n{_REEXPORT}"
+            f"The model of the preset at {folder!r} does not load: "
+            f"{error}\n{_RESAVE}"
         ) from error
-    if not isinstance(model, cls):
-        raise PresetError(
-            f"The preset at {metadata['path']!r} says it holds a "
-            f"{saved.__name__}, but its {MODEL_FILE} is a "
-            f"{type(model).__name__}. {_REEXPORT}"
-        )
     return model

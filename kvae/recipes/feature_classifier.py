@@ -16,6 +16,7 @@ feature space as well as in kvae's default random features:
 import argparse
 
 from kvae import experiment
+from kvae.experiment import flags
 from kvae.experiment.classifier import train_classifier_run
 
 
@@ -26,27 +27,17 @@ def main(argv=None):
         default="mnist",
         choices=experiment.config.RGB_NAMES + ("mnist", "kmnist"),
     )
-    parser.add_argument("--manual-dir", default=None)
-    parser.add_argument("--train-split", default=None)
-    parser.add_argument("--test-split", default=None)
-    parser.add_argument("--image-size", type=int, default=None)
+    flags.add_data_flags(
+        parser, ("manual_dir", "train_split", "test_split", "image_size")
+    )
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--out", default=None, help="runs/classifier-<dataset>")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        config = experiment.Config(
-            dataset=args.dataset,
-            manual_dir=args.manual_dir,
-            train_split=args.train_split,
-            test_split=args.test_split,
-            image_size=args.image_size,
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-        )
-    except ValueError as error:
-        parser.error(str(error))
+    config = flags.data_config(
+        parser, args, batch_size=args.batch_size, epochs=args.epochs
+    )
     out = args.out or f"runs/classifier-{args.dataset}"
     metrics = train_classifier_run(
         config, out, epochs=args.epochs, overwrite=args.overwrite

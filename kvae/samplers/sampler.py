@@ -7,8 +7,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from kvae.model_args import check_sample_count
 from kvae.model_args import check_temperature
 from kvae.utils.files import atomic_path
+from kvae.validation import image_batches
 
 
 class Sampler:
@@ -51,8 +53,9 @@ class Sampler:
         Args:
             model: a trained `kvae.VAE` (any prior) or
                 `kvae.HierarchicalVAE`.
-            x: training images `(n, *image_shape)` (NumPy) or a
-                `tf.data.Dataset` of batches.
+            x: training images `(n, *image_shape)` (NumPy), or a
+                `tf.data.Dataset` or other iterable of batches (see
+                `kvae.validation.image_batches`).
             batch_size: int. Images per encoder call.
             verbose: `"auto"`, 0 or 1. Progress bars (`"auto"`: where the
                 work takes more than a few seconds).
@@ -76,7 +79,7 @@ class Sampler:
         """`n` codes `(n, latent_dim)` (float32 NumPy) from the fitted
         density; `seed=None` advances the sampler's own generator."""
         self._check_fitted()
-        _check_count(n)
+        check_sample_count(n)
         temperature = (
             self.temperature
             if temperature is None
@@ -191,7 +194,7 @@ def training_codes(model, x, batch_size=256, verbose="auto"):
         raise ValueError(
             f"Samplers take a kvae.VAE; got {type(model).__name__}."
         )
-    batches, total = _batches(x, batch_size)
+    batches, total = image_batches(x, batch_size)
     progress = None
     if verbose == 1 or (verbose == "auto" and total and total > 20):
         progress = keras.utils.Progbar(total, unit_name="batch")
@@ -213,25 +216,3 @@ def decode_codes(model, z, batch_size=500):
         for i in range(0, len(z), batch_size)
     ]
     return np.concatenate(images).astype("float32")
-
-
-def _check_count(n):
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(
-            f"sample() takes a positive int number of images, got {n!r}."
-        )
-
-
-def _batches(x, batch_size):
-    from kvae.validation import is_tf_dataset
-
-    if is_tf_dataset(x):
-
-        def batches():
-            for element in x.as_numpy_iterator():
-                yield element[0] if isinstance(element, tuple) else element
-
-        return batches(), None
-    x = np.asarray(x)
-    total = -(-len(x) // batch_size)
-    return (x[i : i + batch_size] for i in range(0, len(x), batch_size)), total

@@ -3,6 +3,7 @@
 import importlib.metadata
 import os
 import platform
+import subprocess
 import sys
 
 import keras
@@ -17,7 +18,8 @@ def environment():
     Returns:
         dict with `backend`, `backend_version`, `kvae_version`,
         `keras_version`, `python_version`, `device` (the platform of the
-        first device: "cpu", "gpu", "cuda", ...) and `machine`.
+        first device: "cpu", "gpu", "cuda", ...), `machine` and `commit`
+        (see `source_commit`).
     """
     from kvae.backend import distribution_lib
 
@@ -34,7 +36,31 @@ def environment():
         "python_version": platform.python_version(),
         "device": device,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "commit": source_commit(),
     }
+
+
+def source_commit():
+    """The git commit of the kvae source that runs, or `None`: an
+    installed wheel (even in a venv inside some other checkout), or no git
+    on the machine. Uncommitted changes are not recorded."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # A checkout holds the kvae package at its top level.
+    folder = os.path.dirname(package)
+    try:
+        result = subprocess.run(
+            ["git", "-C", folder, "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = result.stdout.split()
+    if result.returncode != 0 or len(lines) != 2:
+        return None
+    top, commit = lines
+    return commit if os.path.samefile(top, folder) else None
 
 
 def package_version(name):

@@ -1,17 +1,21 @@
-"""Presets: export, load back with identical outputs on every backend, the
-table of `kvae.VAE.presets`, and an error that says what to do for each
-way a preset can be wrong."""
+"""Presets: save and export, load back with identical outputs on every
+backend, keras-hub's layout (and Keras's own loader reading it), the table
+of `kvae.VAE.presets`, remote handles through fake downloaders, and an
+error that says what to do for each way a preset can be wrong."""
 
 import json
 import os
 import shutil
+import types
 
+import h5py
 import keras
 import numpy as np
 import pytest
 
 import kvae
 from kvae.presets import loader
+from kvae.presets import remote
 from tests.helpers import run_under_other_backends
 from tests.helpers import tiny_hierarchical_layers
 from tests.helpers import to_numpy
@@ -91,8 +95,66 @@ def test_metadata(preset):
     assert metadata["kvae_version"] == kvae.__version__
     assert metadata["test_metrics"] == METRICS
     assert metadata["path"] == str(preset)
-    assert metadata["model_bytes"] == os.path.getsize(preset / "model.keras")
-    assert sorted(os.listdir(preset)) == ["metadata.json", "model.keras"]
+    assert metadata["precision"] == "float32"
+    assert metadata["parameter_count"] > 0
+    assert "date_saved" in metadata and "commit" in metadata
+    assert metadata["weights_bytes"] == os.path.getsize(
+        preset / "model.weights.h5"
+    )
+    assert sorted(os.listdir(preset)) == [
+        "config.json",
+        "metadata.json",
+        "model.weights.h5",
+    ]
+
+
+def test_keras_hub_layout(model, preset):
+    """config.json is the model as keras.saving serializes it (without a
+    compile config), the weights hold no optimizer state, and Keras's own
+    loader of unzipped models reads the folder."""
+    config = json.loads((preset / "config.json").read_text())
+    assert config["registered_name"] == "kvae>VAE"
+    assert "compile_config" not in config and "build_config" in config
+    with h5py.File(preset / "model.weights.h5") as weights:
+        assert "optimizer" not in weights
+    loaded = keras.saving.load_model(str(preset))
+    assert type(loaded) is kvae.VAE
+    np.testing.assert_array_equal(
+        to_numpy(loaded.decode(Z)), to_numpy(model.decode(Z))
+    )
+
+
+def test_a_keras_unzipped_model_folder_loads_as_a_preset(model, tmp_path):
+    model.save(tmp_path / "unzipped", zipped=False)
+    loaded = kvae.VAE.from_preset(tmp_path / "unzipped")
+    assert type(loaded) is kvae.VAE
+    np.testing.assert_array_equal(
+        to_numpy(loaded.decode(Z)), to_numpy(model.decode(Z))
+    )
+
+
+def test_save_to_preset(model, tmp_path):
+    record = model.save_to_preset(tmp_path / "mine", description="my data")
+    assert record["description"] == "my data"
+    assert kvae.presets.read_metadata(tmp_path / "mine")["class_name"] == "VAE"
+    loaded = kvae.VAE.from_preset(tmp_path / "mine")
+    np.testing.assert_array_equal(
+        to_numpy(loaded.decode(Z)), to_numpy(model.decode(Z))
+    )
+    fresh = kvae.VAE.from_preset(tmp_path / "mine", load_weights=False)
+    assert fresh.built
+    assert not np.allclose(
+        to_numpy(fresh.decode(Z)), to_numpy(model.decode(Z))
+    )
+    with pytest.raises(ValueError, match="already holds a preset"):
+        model.save_to_preset(tmp_path / "mine")
+    model.save_to_preset(tmp_path / "mine", overwrite=True)
+    unbuilt = kvae.VAE(
+        kvae.layers.ConvEncoder(2, filters=(4,), dense_units=8),
+        kvae.layers.ConvDecoder((12, 12, 1), filters=(4,), dense_units=8),
+    )
+    with pytest.raises(ValueError, match="needs a built model"):
+        unbuilt.save_to_preset(tmp_path / "unbuilt")
 
 
 def test_export_from_a_run_folder(model, tmp_path):
@@ -125,6 +187,8 @@ def test_export_from_a_run_folder(model, tmp_path):
     # The run's backend and versions, not this process's.
     assert metadata["backend"] == "torch"
     assert metadata["kvae_version"] == "0.0.9"
+    # The run did not record its commit: not this process's either.
+    assert metadata["commit"] is None
     assert metadata["saved_with_backend"] == keras.backend.backend()
     assert metadata["test_metrics"] == {
         "negative_elbo": 99.0,
@@ -138,8 +202,9 @@ def test_export_from_a_run_folder(model, tmp_path):
     np.testing.assert_array_equal(
         to_numpy(loaded.decode(Z)), to_numpy(model.decode(Z))
     )
-    # The preset's model is smaller than the run's: no optimizer state.
-    size = os.path.getsize(tmp_path / "kmnist_tiny" / "model.keras")
+    # The preset's weights are smaller than the run's model: no optimizer
+    # state.
+    size = os.path.getsize(tmp_path / "kmnist_tiny" / "model.weights.h5")
     assert size < os.path.getsize(run / "model.keras")
 
 
@@ -182,7 +247,7 @@ def broken_copy(preset, tmp_path):
     return folder
 
 
-@pytest.mark.parametrize("missing", ["model.keras", "metadata.json"])
+@pytest.mark.parametrize("missing", loader.FILES)
 def test_an_incomplete_folder_names_the_missing_file(preset, tmp_path, missing):
     folder = broken_copy(preset, tmp_path)
     (folder / missing).unlink()
@@ -190,7 +255,19 @@ def test_an_incomplete_folder_names_the_missing_file(preset, tmp_path, missing):
         kvae.VAE.from_preset(folder)
     message = str(error.value)
     assert f"{str(folder)!r} is incomplete: it lacks {missing}" in message
-    assert "export_preset" in message
+    assert "save_to_preset" in message
+
+
+def test_a_folder_of_the_first_layout_says_how_to_convert(model, tmp_path):
+    folder = tmp_path / "old"
+    folder.mkdir()
+    model.save(folder / "model.keras")
+    (folder / "metadata.json").write_text('{"keras_version": "3"}')
+    with pytest.raises(kvae.presets.PresetError) as error:
+        kvae.VAE.from_preset(folder)
+    message = str(error.value)
+    assert "lacks config.json, model.weights.h5" in message
+    assert "kvae.load_model" in message and "save_to_preset" in message
 
 
 @pytest.mark.parametrize(
@@ -198,7 +275,7 @@ def test_an_incomplete_folder_names_the_missing_file(preset, tmp_path, missing):
     [
         ('{"description": ', "is not valid JSON"),
         ("[1, 2]", "holds a list, not a JSON object"),
-        ('{"description": "x"}', "lacks class_name, registered_name"),
+        ('{"description": "x"}', "lacks keras_version"),
     ],
 )
 def test_corrupt_metadata(preset, tmp_path, text, match):
@@ -206,26 +283,42 @@ def test_corrupt_metadata(preset, tmp_path, text, match):
     (folder / "metadata.json").write_text(text)
     with pytest.raises(kvae.presets.PresetError, match=match) as error:
         kvae.VAE.from_preset(folder)
-    assert "export_preset" in str(error.value)
+    assert "save_to_preset" in str(error.value)
 
 
-def test_a_truncated_model_file(preset, tmp_path):
+@pytest.mark.parametrize(
+    "name, garbage, match",
+    [
+        ("model.weights.h5", b"not hdf5 " * 10, "not an HDF5 file"),
+        ("model.weights.h5", b"", "not an HDF5 file"),
+        ("config.json", b"[1, 2]", "config.json is not a JSON object"),
+        ("config.json", b'{"class_name": ', "is not valid JSON"),
+    ],
+)
+def test_corrupt_config_or_weights(preset, tmp_path, name, garbage, match):
     folder = broken_copy(preset, tmp_path)
-    data = (folder / "model.keras").read_bytes()
-    (folder / "model.keras").write_bytes(data[: len(data) // 2])
+    (folder / name).write_bytes(garbage)
+    with pytest.raises(kvae.presets.PresetError, match=match) as error:
+        kvae.VAE.from_preset(folder)
+    assert str(folder) in str(error.value)
+
+
+def test_truncated_weights(preset, tmp_path):
+    folder = broken_copy(preset, tmp_path)
+    data = (folder / "model.weights.h5").read_bytes()
+    (folder / "model.weights.h5").write_bytes(data[: len(data) // 2])
     with pytest.raises(kvae.presets.PresetError) as error:
         kvae.VAE.from_preset(folder)
     message = str(error.value)
-    assert "does not load" in message and "truncated" in message
-    assert "export_preset" in message
+    assert "does not load" in message and "save_to_preset" in message
 
 
-def test_metadata_of_an_unknown_class(preset, tmp_path):
+def test_config_of_an_unknown_class(preset, tmp_path):
     folder = broken_copy(preset, tmp_path)
-    metadata = json.loads((folder / "metadata.json").read_text())
-    metadata["registered_name"] = "mine>DeepVAE"
-    (folder / "metadata.json").write_text(json.dumps(metadata))
-    with pytest.raises(kvae.presets.PresetError, match="not registered"):
+    config = json.loads((folder / "config.json").read_text())
+    config["registered_name"] = "mine>DeepVAE"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(kvae.presets.PresetError, match="not a class regis"):
         kvae.VAE.from_preset(folder)
 
 
@@ -233,9 +326,89 @@ def test_paths_and_handles(preset, tmp_path):
     with pytest.raises(FileNotFoundError, match="no preset folder"):
         kvae.VAE.from_preset(tmp_path / "nothing")
     with pytest.raises(kvae.presets.PresetError, match="not a preset folder"):
-        kvae.VAE.from_preset(preset / "model.keras")
-    with pytest.raises(kvae.presets.PresetError, match="remote handles"):
-        kvae.VAE.from_preset("hf://someone/kvae-kmnist")
+        kvae.VAE.from_preset(preset / "config.json")
+    with pytest.raises(kvae.presets.PresetError, match="not gs://"):
+        kvae.VAE.from_preset("gs://bucket/kvae-kmnist")
+
+
+@pytest.fixture
+def modules(monkeypatch):
+    """`modules(**{name: module or None})`: what `optional_module` finds
+    (everything else is not installed)."""
+
+    def install(**found):
+        monkeypatch.setattr(remote, "optional_module", found.get)
+
+    return install
+
+
+@pytest.mark.parametrize(
+    "handle, package",
+    [
+        ("hf://someone/kvae-kmnist", "huggingface_hub"),
+        ("kaggle://someone/kvae/keras/kmnist", "kagglehub"),
+    ],
+)
+def test_a_remote_handle_without_a_downloader(modules, handle, package):
+    modules()
+    with pytest.raises(kvae.presets.PresetError) as error:
+        kvae.VAE.from_preset(handle)
+    message = str(error.value)
+    assert "needs keras-hub (pip install keras-hub)" in message
+    assert f"pip install {package}" in message
+
+
+def test_remote_handles_through_the_hubs(model, preset, modules):
+    calls = []
+
+    def snapshot_download(repo_id, library_name):
+        calls.append(("hf", repo_id))
+        return str(preset)
+
+    def model_download(handle):
+        calls.append(("kaggle", handle))
+        return str(preset)
+
+    modules(
+        huggingface_hub=types.SimpleNamespace(
+            snapshot_download=snapshot_download
+        ),
+        kagglehub=types.SimpleNamespace(model_download=model_download),
+    )
+    for handle in ("hf://someone/tiny", "kaggle://someone/tiny/keras/v1"):
+        loaded = kvae.VAE.from_preset(handle)
+        np.testing.assert_array_equal(
+            to_numpy(loaded.decode(Z)), to_numpy(model.decode(Z))
+        )
+    assert calls == [
+        ("hf", "someone/tiny"),
+        ("kaggle", "someone/tiny/keras/v1"),
+    ]
+
+
+def test_remote_handles_through_keras_hub_first(model, preset, modules):
+    asked = []
+
+    def get_file(handle, name):
+        asked.append((handle, name))
+        return str(preset / name)
+
+    modules(
+        **{
+            "keras_hub.src.utils.preset_utils": types.SimpleNamespace(
+                get_file=get_file
+            ),
+            "huggingface_hub": None,
+        }
+    )
+    metadata = kvae.presets.read_metadata("hf://someone/tiny")
+    assert metadata["path"] == str(preset)
+    assert sorted(name for _, name in asked) == sorted(loader.FILES)
+    assert {handle for handle, _ in asked} == {"hf://someone/tiny"}
+    loaded = kvae.VAE.from_preset("hf://someone/tiny")
+    np.testing.assert_array_equal(
+        to_numpy(loaded.decode(Z)), to_numpy(model.decode(Z))
+    )
 
 
 def test_export_errors(model, preset, tmp_path):
@@ -251,6 +424,10 @@ def test_export_errors(model, preset, tmp_path):
     model.save(run / "model.keras")
     with pytest.raises(FileNotFoundError, match="it lacks metrics.json"):
         kvae.presets.export_preset(run, tmp_path / "c", "d", "e")
+    # A compiled model's optimizer state stays out of the preset.
+    export(model, tmp_path / "d")
+    with h5py.File(tmp_path / "d" / "model.weights.h5") as weights:
+        assert "optimizer" not in weights
 
 
 @pytest.mark.slow

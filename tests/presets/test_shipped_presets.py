@@ -26,6 +26,29 @@ ELBO_RTOL = 0.05
 SSIM_ATOL = 0.03
 # Everything inside the package's preset folders goes into the wheel.
 MAX_PACKAGE_DATA_BYTES = 20 * 2**20
+# The record every shipped preset keeps: how to train it again and how
+# well it does (a commit of None: the run did not record one).
+SHIPPED_KEYS = (
+    "description",
+    "dataset",
+    "command",
+    "commit",
+    "training",
+    "test_metrics",
+    "backend",
+    "precision",
+    "kvae_version",
+    "keras_version",
+)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_preset_records_how_it_was_trained(name):
+    metadata = kvae.presets.read_metadata(name)
+    lacking = [key for key in SHIPPED_KEYS if key not in metadata]
+    assert not lacking, lacking
+    assert "\n" not in metadata["description"]
+    assert kvae.VAE.presets[name] == metadata["description"]
 
 
 def test_shipped_presets_are_small():

@@ -2,30 +2,24 @@
 and the classifier space, saved beside the model; the classifier recipe."""
 
 import json
-import os
 
 import numpy as np
 import pytest
 
 import kvae
+from tests.recipes.test_kmnist import kmnist_slices
 
 
 @pytest.mark.slow
 def test_a_run_scores_its_samples_and_saves_its_samplers(
     load_recipe, shared_data, tmp_path, capsys
 ):
-    kmnist = os.path.join(shared_data, "kmnist")
     classifier_out = tmp_path / "classifier"
     classifier = load_recipe("feature_classifier").main(
         [
             "--dataset",
             "kmnist",
-            "--manual-dir",
-            kmnist,
-            "--train-split",
-            "test[:256]",
-            "--test-split",
-            "test[9800:]",
+            *kmnist_slices(shared_data),
             "--epochs",
             "1",
             "--out",
@@ -36,12 +30,7 @@ def test_a_run_scores_its_samples_and_saves_its_samplers(
     out = tmp_path / "run"
     metrics = load_recipe("kmnist").main(
         [
-            "--manual-dir",
-            kmnist,
-            "--train-split",
-            "test[:256]",
-            "--test-split",
-            "test[9800:]",
+            *kmnist_slices(shared_data),
             "--epochs",
             "1",
             "--latent-dim",

@@ -9,7 +9,9 @@ from kvae import experiment
 from kvae.experiment import studies
 
 
-def tiny_flags(shared_data, out):
+def kmnist_slices(shared_data):
+    """The tiny KMNIST data of the recipe tests: 256 training images and
+    200 test images, both from the test split."""
     return [
         "--manual-dir",
         os.path.join(shared_data, "kmnist"),
@@ -17,6 +19,12 @@ def tiny_flags(shared_data, out):
         "test[:256]",
         "--test-split",
         "test[9800:]",
+    ]
+
+
+def tiny_flags(shared_data, out):
+    return [
+        *kmnist_slices(shared_data),
         "--epochs",
         "2",
         "--batch-size",

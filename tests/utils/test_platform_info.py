@@ -1,4 +1,11 @@
+import os
+import subprocess
+
+import pytest
+
+import kvae
 from kvae import utils
+from kvae.utils import platform_info
 
 CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
@@ -40,3 +47,14 @@ def test_cpu_flags_of_this_machine():
     flags = utils.cpu_flags()
     assert isinstance(flags, frozenset)
     assert all(isinstance(flag, str) and " " not in flag for flag in flags)
+
+
+def test_environment_records_the_commit_of_a_checkout():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(kvae.__file__)))
+    head = subprocess.run(
+        ["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True
+    )
+    if head.returncode != 0:
+        pytest.skip("kvae does not run from a git checkout here")
+    assert utils.environment()["commit"] == head.stdout.strip()
+    assert platform_info.source_commit() == head.stdout.strip()
