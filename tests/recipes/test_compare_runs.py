@@ -28,7 +28,7 @@ def runs(load_recipe, tmp_path_factory):
             "--model", "conv", "--prior", "standard_normal",
             "--prior-components", "none", "--latent-dim", "3",
         ),
-        "ladder": (
+        "hierarchical": (
             "--objective", "iwae", "--num-samples", "2", "--prior", "vamp",
             "--prior-components", "5",
         ),
@@ -63,7 +63,7 @@ def _table(text):
 def test_table_figure_and_json(runs, tmp_path):
     out = tmp_path / "compare"
     rows = experiment.compare_runs(
-        [runs["vae"], runs["ladder"]], str(out), announce=False
+        [runs["vae"], runs["hierarchical"]], str(out), announce=False
     )
     assert sorted(os.listdir(out)) == [
         "comparison.json",
@@ -74,7 +74,7 @@ def test_table_figure_and_json(runs, tmp_path):
     # Both runs were tested alike: no warning.
     assert "differ in" not in text
     table = _table(text)
-    assert list(table) == ["vae", "ladder"]
+    assert list(table) == ["vae", "hierarchical"]
     backend = keras.backend.backend()
     for name, folder in runs.items():
         metrics = _metrics(folder)
@@ -91,25 +91,25 @@ def test_table_figure_and_json(runs, tmp_path):
         assert cells["train img/s"] == f"{metrics['train_img_per_s']:.0f}"
         assert cells["backend"] == backend
         assert cells["precision"] == "float32"
-    vae, ladder = table["vae"], table["ladder"]
+    vae, hierarchical = table["vae"], table["hierarchical"]
     assert vae["model"] == "conv, latent 3"
     assert vae["prior"] == "standard_normal"
     assert vae["objective"] == "elbo"
     assert vae["KL"] == f"{_metrics(runs['vae'])['kl_loss']:.2f}"
-    assert ladder["model"] == "hierarchical, latent 392+98"
-    assert ladder["prior"] == "vamp K=5"
-    assert ladder["objective"] == "iwae k=2"
-    m = _metrics(runs["ladder"])
-    assert ladder["KL"] == (
+    assert hierarchical["model"] == "hierarchical, latent 392+98"
+    assert hierarchical["prior"] == "vamp K=5"
+    assert hierarchical["objective"] == "iwae k=2"
+    m = _metrics(runs["hierarchical"])
+    assert hierarchical["KL"] == (
         f"{m['kl_loss']:.2f} ({m['kl_loss_1']:.2f} + {m['kl_loss_2']:.2f})"
     )
 
     saved = json.loads((out / "comparison.json").read_text())
     assert saved == rows
-    assert [r["name"] for r in saved] == ["vae", "ladder"]
+    assert [r["name"] for r in saved] == ["vae", "hierarchical"]
     assert saved[1]["kl_levels"] == [m["kl_loss_1"], m["kl_loss_2"]]
     assert saved[0]["kl_levels"] is None
-    assert saved[1]["run_dir"] == os.path.abspath(runs["ladder"])
+    assert saved[1]["run_dir"] == os.path.abspath(runs["hierarchical"])
 
     image = iio.imread(out / "comparison.png")
     width, height = (
@@ -121,11 +121,11 @@ def test_table_figure_and_json(runs, tmp_path):
 
 @pytest.mark.slow
 def test_figure_draws_the_elbo_not_the_iwae_loss(runs):
-    history = _history(runs["ladder"])
+    history = _history(runs["hierarchical"])
     elbo = history["val_reconstruction_loss"] + history["val_kl_loss"]
     # Under objective="iwae" the loss is the IWAE bound, below the -ELBO.
     assert np.all(history["val_loss"] < elbo - 1e-3)
-    figure = compare.comparison_figure({"ladder": history})
+    figure = compare.comparison_figure({"hierarchical": history})
     elbo_ax, kl_ax = figure.axes
     test, train = (line.get_ydata() for line in elbo_ax.get_lines())
     np.testing.assert_allclose(test, elbo)
@@ -135,7 +135,7 @@ def test_figure_draws_the_elbo_not_the_iwae_loss(runs):
     test_kl = kl_ax.get_lines()[0].get_ydata()
     np.testing.assert_allclose(test_kl, history["val_kl_loss"])
     assert [t.get_text() for t in figure.legends[0].get_texts()] == [
-        "ladder",
+        "hierarchical",
         "test",
         "train",
     ]
@@ -159,34 +159,39 @@ def test_elbo_axis_spans_the_epochs_after_the_first(runs):
 
 @pytest.mark.slow
 def test_runs_measured_differently_are_flagged(runs, tmp_path):
-    # The ladder run as if evaluated again with k=16 on 64 test images.
-    other = tmp_path / "ladder_k16"
-    shutil.copytree(runs["ladder"], other)
+    # The hierarchical run as if evaluated again with k=16 on 64 test images.
+    other = tmp_path / "hierarchical_k16"
+    shutil.copytree(runs["hierarchical"], other)
     metrics = _metrics(other)
     metrics.update(iwae_samples=16, iwae_examples=64, iwae_nll=123.456)
     (other / "metrics.json").write_text(json.dumps(metrics))
     out = tmp_path / "compare"
-    experiment.compare_runs([runs["ladder"], str(other)], out, announce=False)
+    experiment.compare_runs(
+        [runs["hierarchical"], str(other)], out, announce=False
+    )
     text = (out / "comparison.md").read_text()
     assert "The runs differ in IWAE k, IWAE images" in text
     table = _table(text)
-    assert (table["ladder"]["IWAE k"], table["ladder"]["IWAE images"]) == (
+    assert (
+        table["hierarchical"]["IWAE k"],
+        table["hierarchical"]["IWAE images"],
+    ) == (
         "8",
         "32",
     )
-    assert table["ladder_k16"]["IWAE k"] == "16"
-    assert table["ladder_k16"]["IWAE images"] == "64"
-    assert table["ladder_k16"]["IWAE NLL"] == "123.46"
+    assert table["hierarchical_k16"]["IWAE k"] == "16"
+    assert table["hierarchical_k16"]["IWAE images"] == "64"
+    assert table["hierarchical_k16"]["IWAE NLL"] == "123.46"
 
 
 @pytest.mark.slow
 def test_command_line(runs, load_recipe, capsys, tmp_path):
     recipe = load_recipe("compare_runs")
     out = tmp_path / "compare"
-    argv = [runs["vae"], runs["ladder"], "--out", str(out)]
-    experiment.cli(recipe.main, argv + ["--names", "VAE", "ladder IWAE"])
+    argv = [runs["vae"], runs["hierarchical"], "--out", str(out)]
+    experiment.cli(recipe.main, argv + ["--names", "VAE", "hierarchical IWAE"])
     printed = capsys.readouterr().out
-    assert set(_table(printed)) == {"VAE", "ladder IWAE"}
+    assert set(_table(printed)) == {"VAE", "hierarchical IWAE"}
     for name in ("comparison.md", "comparison.png", "comparison.json"):
         assert name in printed
     assert str(out) in printed
@@ -207,7 +212,7 @@ def test_command_line(runs, load_recipe, capsys, tmp_path):
     experiment.cli(recipe.main, argv + ["--overwrite"])
     assert set(_table((out / "comparison.md").read_text())) == {
         "vae",
-        "ladder",
+        "hierarchical",
     }
     assert (out / "notes.txt").read_text() == "mine"
 
@@ -239,7 +244,7 @@ def test_unfinished_runs_are_refused(runs, tmp_path):
     shutil.copytree(runs["vae"], unfinished)
     os.remove(unfinished / "metrics.json")
     _refused(
-        [runs["ladder"], str(unfinished)],
+        [runs["hierarchical"], str(unfinished)],
         out,
         "unfinished' is not a finished run: it has no metrics.json "
         r"\(metrics.json is written when training and evaluation finish\)",
@@ -253,7 +258,7 @@ def test_unfinished_runs_are_refused(runs, tmp_path):
 @pytest.mark.slow
 def test_names_are_one_per_run_and_distinct(runs, tmp_path):
     out = tmp_path / "compare"
-    both = [runs["vae"], runs["ladder"]]
+    both = [runs["vae"], runs["hierarchical"]]
     _refused(both, out, "1 names for 2 runs", names=["a"])
     _refused(both, out, "The names repeat 'a'", names=["a", "a"])
     # Two folders of the same name, in different places.
