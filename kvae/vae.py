@@ -453,7 +453,9 @@ class VAE(
         if self.warmup_step is None:
             return self.beta
         step = ops.cast(self.warmup_step, "float32")
+        # The ramp is computed before the counter moves: under torch `step`
+        # can be the variable's own tensor, which `assign` changes in place.
+        ramp = ops.minimum((step + 1.0) / self.kl_warmup_steps, 1.0)
         if training:
             self.warmup_step.assign(step + 1.0)
-        ramp = ops.minimum((step + 1.0) / self.kl_warmup_steps, 1.0)
         return self.beta * ramp

@@ -71,7 +71,13 @@ def test_loss_and_gradients_agree_across_backends(model, other_backends):
         assert sorted(result) == sorted(reference), backend
         for key in losses:
             np.testing.assert_allclose(
-                result[key], reference[key], rtol=loss_rtol, err_msg=backend
+                result[key],
+                reference[key],
+                rtol=loss_rtol,
+                # A term near zero (a collapsed group's KL) is compared on
+                # the scale of the loss.
+                atol=loss_rtol * abs(reference["log/loss"]),
+                err_msg=backend,
             )
         for key in grads:
             np.testing.assert_allclose(
