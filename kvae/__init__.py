@@ -23,10 +23,12 @@ from kvae import priors
 from kvae import samplers
 from kvae.hierarchical_vae import HierarchicalVAE
 from kvae.loading import load_model
+from kvae.models import ConditionalVAE
 from kvae.vae import VAE
 from kvae.version import __version__
 
 __all__ = [
+    "ConditionalVAE",
     "HierarchicalVAE",
     "VAE",
     "__version__",

@@ -2,7 +2,9 @@
 
 Encoders map images to `(z_mean, z_log_var)`; decoders map `z` to an output
 of the image shape (logits or mean). Any `keras.Layer` that keeps this
-contract can be given to `kvae.VAE` instead. `LadderEncoder` and
+contract can be given to `kvae.VAE` instead. Each also takes a label
+embedding as `call(..., condition=c)` for `kvae.ConditionalVAE`, mixed in
+by one `LabelConditioning` per stage. `LadderEncoder` and
 `LadderDecoder` are the bottom-up and top-down paths of
 `kvae.HierarchicalVAE`.
 """
@@ -10,6 +12,7 @@ contract can be given to `kvae.VAE` instead. `LadderEncoder` and
 from kvae.layers.conv_decoder import ConvDecoder
 from kvae.layers.conv_encoder import ConvEncoder
 from kvae.layers.gaussian_head import GaussianHead
+from kvae.layers.label_conditioning import LabelConditioning
 from kvae.layers.ladder_decoder import LadderDecoder
 from kvae.layers.ladder_encoder import LadderEncoder
 from kvae.layers.mlp_decoder import MLPDecoder
@@ -23,6 +26,7 @@ __all__ = [
     "ConvDecoder",
     "ConvEncoder",
     "GaussianHead",
+    "LabelConditioning",
     "LadderDecoder",
     "LadderEncoder",
     "MLPDecoder",

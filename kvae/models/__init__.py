@@ -3,3 +3,7 @@
 `kvae.VAE` itself stays at the top of the package (`kvae/vae.py`); the
 families that extend it live here and are re-exported from `kvae`.
 """
+
+from kvae.models.conditional_vae import ConditionalVAE
+
+__all__ = ["ConditionalVAE"]
