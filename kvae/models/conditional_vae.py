@@ -75,6 +75,9 @@ class ConditionalVAE(VAE):
     - [Kingma et al., 2014](https://arxiv.org/abs/1406.5298) (M2)
     """
 
+    # Read by kvae.evaluation: the labels of pairs are this model's input.
+    conditional = True
+
     def __init__(self, encoder, decoder, num_classes, **kwargs):
         num_classes = label_checks.check_num_classes(num_classes)
         for role, layer in (("encoder", encoder), ("decoder", decoder)):
@@ -290,9 +293,7 @@ class ConditionalVAE(VAE):
     def log_importance_weights(self, x, eps, labels=None):
         """`log p(x | z, y) + log p(z) - log q(z | x, y)`; see
         `kvae.VAE.log_importance_weights`."""
-        with self.given_labels(
-            labels, _count(x), "log_importance_weights()"
-        ):
+        with self.given_labels(labels, _count(x), "log_importance_weights()"):
             return super().log_importance_weights(x, eps)
 
     def get_config(self):
