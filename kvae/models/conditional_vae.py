@@ -149,7 +149,9 @@ class ConditionalVAE(VAE):
         if condition is None:
             label_checks.check_labels(None, self.num_classes)
         rows, labelled = tensor.shape[0], condition.shape[0]
-        if rows == labelled or isinstance(condition, keras.KerasTensor):
+        if isinstance(condition, keras.KerasTensor) or (
+            rows is not None and rows == labelled
+        ):
             return condition
         # Several codes per image (num_samples, importance weights), or
         # torch's doubled batch of one: the rows repeat the batch
