@@ -159,6 +159,8 @@ def run_metrics(config, data, test, epoch_seconds, fit_seconds, precision):
         "latent_dim": latent_sizes(config)[-1],
         "level_dims": list(latent_sizes(config)),
         "epochs": config.epochs,
+        # Its bounds are then on -log p(x | y).
+        "conditional": config.conditional,
         "batch_size": config.batch_size,
         "seed": config.seed,
         "precision": precision[0],
