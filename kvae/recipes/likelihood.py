@@ -13,6 +13,8 @@ two-level ladder VAE with a VampPrior; each variant is a few flags:
     python -m kvae.recipes.likelihood --model conv --objective iwae \\
         --num-samples 5 --prior standard_normal --out runs/likelihood-iwae5
     python -m kvae.recipes.likelihood --model conv --out runs/likelihood-vamp
+    python -m kvae.recipes.likelihood --model conv --prior standard_normal \\
+        --conditional --out runs/likelihood-conditional   # -log p(x | y)
 
 See docs/likelihood.md for what each option does and the figures measured.
 """
