@@ -103,17 +103,17 @@ class ConditionalVAE(VAE):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
             label_checks.check_labels(None, self.num_classes)
-        self.condition.value = self.one_hot(y)
+        self.condition.value = self._one_hot(y)
         return x
 
     def train_step(self, *args):
         # `(data)` or, under JAX, `(state, data)`: the labels set while
         # unpacking the batch hold for this step only.
-        with self.conditioned_on(None):
+        with self._conditioned_on(None):
             return super().train_step(*args)
 
     def test_step(self, *args):
-        with self.conditioned_on(None):
+        with self._conditioned_on(None):
             return super().test_step(*args)
 
     def call(self, inputs, training=False):
@@ -123,11 +123,11 @@ class ConditionalVAE(VAE):
             # `reconstruct(x, labels)` for reconstructions.
             rows = ops.shape(inputs)[0]
             zeros = ops.zeros((rows, self.num_classes), dtype="float32")
-            with self.conditioned_on(zeros):
+            with self._conditioned_on(zeros):
                 return super().call(inputs, training=training)
         return super().call(inputs, training=training)
 
-    def one_hot(self, labels):
+    def _one_hot(self, labels):
         """Class indices `(n,)` or `(n, 1)`, or one-hot rows, as float32
         one-hot rows `(n, num_classes)`."""
         labels = ops.convert_to_tensor(labels)
@@ -160,7 +160,7 @@ class ConditionalVAE(VAE):
         return ops.tile(condition, [repeats, 1])
 
     @contextlib.contextmanager
-    def conditioned_on(self, condition):
+    def _conditioned_on(self, condition):
         """Within this context the layers see `condition`."""
         previous = self.condition.value
         self.condition.value = condition
@@ -171,7 +171,7 @@ class ConditionalVAE(VAE):
 
     def build_latent_path(self, image_shape):
         condition = keras.KerasTensor((None, self.num_classes))
-        with self.conditioned_on(condition):
+        with self._conditioned_on(condition):
             latent_dim = super().build_latent_path(image_shape)
         for layer in (self.encoder, self.decoder):
             build_conditioning(layer, self.num_classes)
@@ -181,18 +181,18 @@ class ConditionalVAE(VAE):
     # Data with labels: checked before Keras starts.
     # ------------------------------------------------------------------
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
-        x, y = self.check_labelled(x, y, "training data")
+        x, y = self._check_labelled(x, y, "training data")
         if validation_data is not None:
             if isinstance(validation_data, tuple) and len(validation_data) > 1:
-                self.check_labelled(*validation_data[:2], "validation_data")
+                self._check_labelled(*validation_data[:2], "validation_data")
             else:
-                validation_data = self.check_labelled(
+                validation_data = self._check_labelled(
                     validation_data, None, "validation_data"
                 )[0]
         return super().fit(x, y, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
-        x, y = self.check_labelled(x, y, "evaluation data")
+        x, y = self._check_labelled(x, y, "evaluation data")
         return super().evaluate(x, y, **kwargs)
 
     def predict(self, x, *args, **kwargs):
@@ -202,10 +202,10 @@ class ConditionalVAE(VAE):
         )
 
     def check_labels_given(self, labels, what):
-        # `check_labelled` has checked them, with their images.
+        # `_check_labelled` has checked them, with their images.
         del labels, what
 
-    def check_labelled(self, x, y, what):
+    def _check_labelled(self, x, y, what):
         """`(x, y)` after checking the labels of the data (of its first
         batch, for a dataset or generator) against `num_classes` and the
         number of images; `fit((images, labels))` becomes `fit(images,
@@ -226,7 +226,7 @@ class ConditionalVAE(VAE):
     # Inference with labels.
     # ------------------------------------------------------------------
     @contextlib.contextmanager
-    def given_labels(self, labels, count, what):
+    def _given_labels(self, labels, count, what):
         """Within this context the inference methods use `labels` (one
         int, or one label per image) for `count` images."""
         if labels is None and self._pending is not None:
@@ -247,7 +247,7 @@ class ConditionalVAE(VAE):
     def inference_function(self, name, fn):
         def given_condition(*args):
             *inputs, condition = args
-            with self.conditioned_on(condition):
+            with self._conditioned_on(condition):
                 return fn(*inputs)
 
         compiled = super().inference_function(
@@ -263,17 +263,17 @@ class ConditionalVAE(VAE):
 
     def encode(self, x, labels=None):
         """Posterior parameters `(z_mean, z_log_var)` of `q(z | x, y)`."""
-        with self.given_labels(labels, _count(x), "encode()"):
+        with self._given_labels(labels, _count(x), "encode()"):
             return super().encode(x)
 
     def decode(self, z, labels=None):
         """Mean image of `p(x | z, y)` for codes `z` and labels `y`."""
-        with self.given_labels(labels, _count(z), "decode()"):
+        with self._given_labels(labels, _count(z), "decode()"):
             return super().decode(z)
 
     def reconstruct(self, x, labels=None):
         """The decoded posterior mean, given each image's label."""
-        with self.given_labels(labels, _count(x), "reconstruct()"):
+        with self._given_labels(labels, _count(x), "reconstruct()"):
             return super().reconstruct(x)
 
     def sample(self, n, labels=None, seed=None, temperature=1.0):
@@ -289,13 +289,13 @@ class ConditionalVAE(VAE):
             Tensor `(n, *image_shape)` of mean images.
         """
         self.check_sample_count(n)
-        with self.given_labels(labels, n, "sample()"):
+        with self._given_labels(labels, n, "sample()"):
             return super().sample(n, seed=seed, temperature=temperature)
 
     def log_importance_weights(self, x, eps, labels=None):
         """`log p(x | z, y) + log p(z) - log q(z | x, y)`; see
         `kvae.VAE.log_importance_weights`."""
-        with self.given_labels(labels, _count(x), "log_importance_weights()"):
+        with self._given_labels(labels, _count(x), "log_importance_weights()"):
             return super().log_importance_weights(x, eps)
 
     def get_config(self):
