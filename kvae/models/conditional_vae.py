@@ -21,6 +21,24 @@ class _Condition:
 
     value = None
 
+    def given(self, condition):
+        """A context in which the value is `condition`, then restored."""
+        return _Given(self, condition)
+
+
+class _Given:
+    # A class, not a generator: TensorFlow's AutoGraph converts the
+    # compiled inference functions that enter it.
+    def __init__(self, slot, condition):
+        self.slot, self.condition, self.previous = slot, condition, None
+
+    def __enter__(self):
+        self.previous = self.slot.value
+        self.slot.value = self.condition
+
+    def __exit__(self, *exc_info):
+        self.slot.value = self.previous
+
 
 @keras.saving.register_keras_serializable(package="kvae")
 class ConditionalVAE(VAE):
@@ -109,11 +127,11 @@ class ConditionalVAE(VAE):
     def train_step(self, *args):
         # `(data)` or, under JAX, `(state, data)`: the labels set while
         # unpacking the batch hold for this step only.
-        with self._conditioned_on(None):
+        with self.condition.given(None):
             return super().train_step(*args)
 
     def test_step(self, *args):
-        with self._conditioned_on(None):
+        with self.condition.given(None):
             return super().test_step(*args)
 
     def call(self, inputs, training=False):
@@ -123,7 +141,7 @@ class ConditionalVAE(VAE):
             # `reconstruct(x, labels)` for reconstructions.
             rows = ops.shape(inputs)[0]
             zeros = ops.zeros((rows, self.num_classes), dtype="float32")
-            with self._conditioned_on(zeros):
+            with self.condition.given(zeros):
                 return super().call(inputs, training=training)
         return super().call(inputs, training=training)
 
@@ -159,19 +177,9 @@ class ConditionalVAE(VAE):
         repeats = ops.shape(tensor)[0] // ops.shape(condition)[0]
         return ops.tile(condition, [repeats, 1])
 
-    @contextlib.contextmanager
-    def _conditioned_on(self, condition):
-        """Within this context the layers see `condition`."""
-        previous = self.condition.value
-        self.condition.value = condition
-        try:
-            yield
-        finally:
-            self.condition.value = previous
-
     def build_latent_path(self, image_shape):
         condition = keras.KerasTensor((None, self.num_classes))
-        with self._conditioned_on(condition):
+        with self.condition.given(condition):
             latent_dim = super().build_latent_path(image_shape)
         for layer in (self.encoder, self.decoder):
             build_conditioning(layer, self.num_classes)
@@ -247,7 +255,7 @@ class ConditionalVAE(VAE):
     def inference_function(self, name, fn):
         def given_condition(*args):
             *inputs, condition = args
-            with self._conditioned_on(condition):
+            with self.condition.given(condition):
                 return fn(*inputs)
 
         compiled = super().inference_function(
