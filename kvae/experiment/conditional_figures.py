@@ -87,7 +87,11 @@ def _save_grid(images, cols, column_titles, title, path):
             spine.set_visible(False)
     else:
         axis.axis("off")
-    axis.set_title(title, fontsize=8)
+    if column_titles:
+        # Below the grid: the column titles take the top.
+        axis.set_xlabel(title, fontsize=8)
+    else:
+        axis.set_title(title, fontsize=8)
     figure.tight_layout()
     with atomic_path(path, suffix=".png") as tmp:
         figure.savefig(tmp, format="png")
