@@ -209,9 +209,14 @@ class DataChecksMixin:
         return super().predict(x, *args, **kwargs)
 
     def check_labels_given(self, labels, what):
-        """Raises `ValueError` for labels given to an unconditional model
-        (the labels inside a dataset of pairs are ignored)."""
-        if labels is not None:
+        """Raises `ValueError` for class labels, `(n,)` or `(n, 1)`, given
+        to an unconditional model. The labels inside a dataset of pairs
+        are ignored, and so are targets of the images' shape (Keras's
+        `(x, x)` habit for autoencoders)."""
+        if labels is not None and (
+            np.ndim(labels) <= 1
+            or (np.ndim(labels) == 2 and np.shape(labels)[-1] == 1)
+        ):
             raise ValueError(
                 f"Labels were given to {what}, but a {type(self).__name__} "
                 "is unconditional: it models the images alone. Drop the "

@@ -16,7 +16,8 @@ def test_conditional_refuses_what_takes_no_labels():
         experiment.Config(conditional=True, model="ladder")
     with pytest.raises(ValueError, match="cannot use the vamp prior"):
         experiment.Config(conditional=True, prior="vamp")
-    config = experiment.Config(conditional=True)
+    config = experiment.parse_args(experiment.Config(), ["--conditional"])
+    assert config.conditional is True
     assert "samplers" in not_applying(config)
     assert "samplers" not in not_applying(experiment.Config())
 
