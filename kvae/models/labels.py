@@ -3,20 +3,14 @@ any step, with errors that say what is wrong and how to fix it."""
 
 import numpy as np
 
+from kvae import model_args
 from kvae import validation
 
 
 def check_num_classes(num_classes):
-    """`num_classes` is an int >= 2."""
-    if (
-        not isinstance(num_classes, (int, np.integer))
-        or isinstance(num_classes, bool)
-        or num_classes < 2
-    ):
-        raise ValueError(
-            "`num_classes` must be an int >= 2 (10 for MNIST or KMNIST, "
-            f"120 for Stanford Dogs), got {num_classes!r}."
-        )
+    """`num_classes` as an int, or a `ValueError` unless it is an int >= 2
+    (10 for MNIST or KMNIST, 120 for Stanford Dogs)."""
+    model_args.check_int("num_classes", num_classes, 2)
     return int(num_classes)
 
 
