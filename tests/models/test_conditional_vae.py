@@ -14,19 +14,16 @@ X = (RNG.random((32, 16, 16, 1)) < 0.3).astype("float32")
 Y = np.arange(32) % NUM_CLASSES
 
 
-def conditional_vae(conv=False, **kwargs):
-    # Small MLPs keep each fit to a second; the conv layers' conditioning
-    # is tested in tests/layers and by the round trip below.
-    if conv:
-        encoder = kvae.layers.ConvEncoder(3, filters=(4, 8), dense_units=16)
-        decoder = kvae.layers.ConvDecoder(
-            (16, 16, 1), filters=(8, 4), dense_units=16
-        )
-    else:
-        encoder = kvae.layers.MLPEncoder(3, hidden_units=(16,))
-        decoder = kvae.layers.MLPDecoder((16, 16, 1), hidden_units=(16,))
+def conditional_vae(**kwargs):
+    # Small MLPs keep each fit to a second; the conv and residual layers'
+    # conditioning is tested in tests/layers, and a conv model's file
+    # across backends in test_conditional_vae_backends.py.
     return kvae.ConditionalVAE(
-        encoder, decoder, num_classes=NUM_CLASSES, seed=1, **kwargs
+        kvae.layers.MLPEncoder(3, hidden_units=(16,)),
+        kvae.layers.MLPDecoder((16, 16, 1), hidden_units=(16,)),
+        num_classes=NUM_CLASSES,
+        seed=1,
+        **kwargs,
     )
 
 
@@ -146,7 +143,7 @@ def test_evaluation_is_conditional_on_the_labels():
 
 
 def test_config_round_trip_and_save_load(tmp_path):
-    model = trained(conv=True, prior="mixture_of_gaussians")
+    model = trained(prior="mixture_of_gaussians")
     config = model.get_config()
     assert config["num_classes"] == NUM_CLASSES
     assert config["encoder"]["config"]["conditioning"] == "film"
@@ -206,8 +203,8 @@ def test_labels_of_datasets_and_validation_data_are_checked():
 
 def test_labels_given_to_an_unconditional_model_are_refused():
     model = kvae.VAE(
-        kvae.layers.ConvEncoder(3, filters=(4, 8), dense_units=16),
-        kvae.layers.ConvDecoder((16, 16, 1), filters=(8, 4), dense_units=16),
+        kvae.layers.MLPEncoder(3, hidden_units=(16,)),
+        kvae.layers.MLPDecoder((16, 16, 1), hidden_units=(16,)),
     )
     model.compile(optimizer="adam")
     with pytest.raises(ValueError, match="VAE is unconditional"):
