@@ -153,7 +153,7 @@ class InferenceMixin:
     def _decode(self, z):
         return elbo.output_mean(
             self.likelihood,
-            ops.cast(self.decoder(z, training=False), "float32"),
+            ops.cast(self.call_decoder(z), "float32"),
         )
 
     def inference_function(self, name, fn):

@@ -280,14 +280,14 @@ class VAE(
         """Builds the encoder and decoder for `image_shape` and checks that
         they chain; returns the size of the prior's latent code."""
         encoded = contracts.trace_layer(
-            self.encoder,
+            self.call_encoder,
             keras.KerasTensor((None,) + image_shape),
             f"The encoder cannot take images of shape {image_shape}",
         )
         z_mean, _ = contracts.check_gaussian(encoded, "The encoder")
         latent_dim = z_mean.shape[-1]
         decoded = contracts.trace_layer(
-            self.decoder,
+            self.call_decoder,
             keras.KerasTensor((None, latent_dim)),
             f"The decoder cannot take latent codes of shape "
             f"(batch, {latent_dim})",
@@ -409,7 +409,7 @@ class VAE(
         )
         z = z_mean + ops.exp(0.5 * z_log_var) * noise(0, z_mean)
         kl = self.prior_kl(z_mean, z_log_var, z, analytic_kl)
-        decoder_output = ops.cast(self.decoder(z, training=training), "float32")
+        decoder_output = ops.cast(self.call_decoder(z, training), "float32")
         log_likelihood = self.log_likelihood(
             x, decoder_output, num_samples, training
         )
@@ -418,8 +418,16 @@ class VAE(
     def posterior(self, x, training=False):
         """The posterior `(z_mean, z_log_var)` of the prior's latent level,
         in float32. The `VampPrior` evaluates it at its pseudo-inputs."""
-        z_mean, z_log_var = self.encoder(x, training=training)
+        z_mean, z_log_var = self.call_encoder(x, training)
         return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
+
+    # The one place each layer is called: `kvae.ConditionalVAE` adds the
+    # label here.
+    def call_encoder(self, x, training=False):
+        return self.encoder(x, training=training)
+
+    def call_decoder(self, z, training=False):
+        return self.decoder(z, training=training)
 
     def prior_kl(self, z_mean, z_log_var, z, analytic_kl):
         """The KL term of the prior's level, `(n, columns)`."""

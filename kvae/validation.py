@@ -191,6 +191,7 @@ class DataChecksMixin:
             # (kvae.datasets.load does); Keras only warns that its
             # `shuffle` argument does nothing.
             kwargs.setdefault("shuffle", False)
+        self.check_labels_given(y, "fit()")
         x = self.check_data(x, "training data")
         if validation_data is not None:
             check_validation_structure(validation_data)
@@ -200,12 +201,28 @@ class DataChecksMixin:
         return super().fit(x, y, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
+        self.check_labels_given(y, "evaluate()")
         x = self.check_data(x, "evaluation data")
         return super().evaluate(x, y, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         x = self.check_data(x, "data given to predict")
         return super().predict(x, *args, **kwargs)
+
+    def check_labels_given(self, labels, what):
+        """Raises `ValueError` for class labels, `(n,)` or `(n, 1)`, given
+        to an unconditional model. The labels inside a dataset of pairs
+        are ignored, and so are targets of the images' shape (Keras's
+        `(x, x)` habit for autoencoders)."""
+        if labels is not None and (
+            np.ndim(labels) <= 1
+            or (np.ndim(labels) == 2 and np.shape(labels)[-1] == 1)
+        ):
+            raise ValueError(
+                f"Labels were given to {what}, but a {type(self).__name__} "
+                "is unconditional: it models the images alone. Drop the "
+                "labels, or train a kvae.ConditionalVAE to use them."
+            )
 
     def check_data(self, data, what):
         """Raises `ValueError` if the images in `data` (the first batch of

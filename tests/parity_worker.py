@@ -36,6 +36,19 @@ class FixedNoiseHierarchicalVAE(FixedNoise, kvae.HierarchicalVAE):
     pass
 
 
+class FixedNoiseConditionalVAE(FixedNoise, kvae.ConditionalVAE):
+    pass
+
+
+def conditional_vae(**kwargs):
+    return FixedNoiseConditionalVAE(
+        kvae.layers.ConvEncoder(LATENT, filters=(4, 8), dense_units=16),
+        kvae.layers.ConvDecoder((28, 28, 1), filters=(8, 4), dense_units=16),
+        num_classes=3,
+        **kwargs,
+    )
+
+
 def conv_vae(**kwargs):
     return FixedNoiseVAE(
         kvae.layers.ConvEncoder(LATENT, filters=(4, 8), dense_units=16),
@@ -66,6 +79,10 @@ MODELS = {
         objective="iwae",
         num_samples=2,
     ),
+    "conditional": lambda: conditional_vae(),
+    "conditional_iwae": lambda: conditional_vae(
+        objective="iwae", num_samples=2
+    ),
 }
 
 
@@ -82,7 +99,10 @@ def one_step(name="vae"):
         v.assign((0.1 * rng.standard_normal(v.shape)).astype("float32"))
     before = {v.path: keras.ops.convert_to_numpy(v).copy() for v in variables}
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0))
-    history = model.fit(x, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    labels = np.arange(BATCH) % 3 if name.startswith("conditional") else None
+    history = model.fit(
+        x, labels, batch_size=BATCH, epochs=1, shuffle=False, verbose=0
+    )
     results = {f"log/{k}": np.float64(v[0]) for k, v in history.history.items()}
     for v in variables:
         # With plain SGD and lr=1, the update is exactly the gradient.

@@ -178,10 +178,15 @@ def test_kl_warmup_ramps_beta():
 
 
 def test_labelled_batches_are_accepted():
+    # The labels of a dataset of pairs are ignored; labels given on their
+    # own are refused (issue 23: an unconditional model does not use them).
     labels = np.arange(len(X)) % 10
     model = small_vae()
     model.compile(optimizer="adam")
-    history = model.fit(X, labels, epochs=1, batch_size=32, verbose=0)
+    with pytest.raises(ValueError, match="VAE is unconditional"):
+        model.fit(X, labels, epochs=1, batch_size=32, verbose=0)
+    pairs = ((X[i : i + 32], labels[i : i + 32]) for i in range(0, 64, 32))
+    history = model.fit(pairs, epochs=1, steps_per_epoch=2, verbose=0)
     assert np.isfinite(history.history["loss"][0])
 
 

@@ -1,7 +1,10 @@
 """Evaluation of trained models.
 
 - Likelihood (`kvae.evaluation.likelihood`): `negative_elbo`,
-  `importance_weighted_nll`, `evaluate`, `log_importance_weights`.
+  `importance_weighted_nll`, `evaluate`, `log_importance_weights`; each
+  takes `labels=` for a `kvae.ConditionalVAE`.
+- Conditional generation (`kvae.evaluation.conditional`): `label_accuracy`,
+  the fraction of samples a classifier assigns to the requested class.
 - Sample quality (`kvae.evaluation.sample_quality`): `frechet_distance`,
   `kernel_distance`, `precision_recall`, and `sample_scores` for all of them
   at once, in the features of `kvae.evaluation.RandomFeatures` (the default,
@@ -10,6 +13,7 @@
 """
 
 from kvae.evaluation.classifier import train_feature_classifier
+from kvae.evaluation.conditional import label_accuracy
 from kvae.evaluation.features import Features
 from kvae.evaluation.features import extract_features
 from kvae.evaluation.features import feature_extractor
@@ -37,6 +41,7 @@ __all__ = [
     "frechet_distance",
     "importance_weighted_nll",
     "kernel_distance",
+    "label_accuracy",
     "log_importance_weights",
     "negative_elbo",
     "precision_recall",

@@ -26,15 +26,15 @@ import keras
 import numpy as np
 from keras import ops
 
-from kvae.validation import image_batches
 from kvae.validation import is_array
+from kvae.validation import is_tf_dataset
 
 # Decoder passes per compiled call: (samples in a chunk) x (images in a
 # batch). 10,000 28x28 images are about 30 MB of float32 output.
 _DEFAULT_CHUNK_ELEMENTS = 10_000
 
 
-def negative_elbo(model, data, batch_size=None, verbose=0):
+def negative_elbo(model, data, labels=None, batch_size=None, verbose=0):
     """The negative ELBO of `data` under `model`, as `model.evaluate` has it.
 
     This is `reconstruction_loss + kl_loss` from `model.evaluate`, in nats
@@ -45,7 +45,11 @@ def negative_elbo(model, data, batch_size=None, verbose=0):
 
     Args:
         data: NumPy array of images, a `tf.data.Dataset` or anything else
-            `model.evaluate` takes (labels are ignored).
+            `model.evaluate` takes (the labels of a dataset of pairs are
+            ignored by an unconditional model).
+        labels: class labels of the images, for a `kvae.ConditionalVAE`
+            (whose bound is then on `-log p(x | y)`); `None` for a dataset
+            of pairs or an unconditional model.
         batch_size: int or `None`. Batch size for arrays (Keras's default
             of 32 if `None`).
         verbose: int. Passed to `model.evaluate`.
@@ -53,22 +57,25 @@ def negative_elbo(model, data, batch_size=None, verbose=0):
     Returns:
         float. The negative ELBO in nats per image.
     """
-    logs = evaluate_logs(model, data, batch_size=batch_size, verbose=verbose)
+    logs = evaluate_logs(
+        model, data, labels, batch_size=batch_size, verbose=verbose
+    )
     return logs["reconstruction_loss"] + logs["kl_loss"]
 
 
-def evaluate_logs(model, data, batch_size=None, verbose=0):
-    """`model.evaluate(data, return_dict=True)` as a dict of floats."""
+def evaluate_logs(model, data, labels=None, batch_size=None, verbose=0):
+    """`model.evaluate(data, labels, return_dict=True)` as a dict of
+    floats."""
     _check_model(model, compiled=True)
     if batch_size is not None:
         _positive_int("batch_size", batch_size)
     logs = model.evaluate(
-        data, batch_size=batch_size, verbose=verbose, return_dict=True
+        data, labels, batch_size=batch_size, verbose=verbose, return_dict=True
     )
     return {name: float(value) for name, value in logs.items()}
 
 
-def log_importance_weights(model, x, eps):
+def log_importance_weights(model, x, eps, labels=None):
     """`log w = log p(x | z) + log p(z) - log q(z | x)` for given noise.
 
     With `z = mu(x) + sigma(x) * eps`, for each of the `k` noise draws and
@@ -82,11 +89,13 @@ def log_importance_weights(model, x, eps):
         model: a built `kvae.VAE` (or `kvae.HierarchicalVAE`).
         x: images `(batch, *image_shape)`.
         eps: standard normal noise `(k, batch, model.total_latent_dim)`.
+        labels: the images' labels, for a `kvae.ConditionalVAE` (then
+            `p(x | z, y)` and `q(z | x, y)`); `None` otherwise.
 
     Returns:
         float32 tensor `(k, batch)`.
     """
-    return model.log_importance_weights(x, eps)
+    return model.log_importance_weights(x, eps, **_labels_kwargs(labels))
 
 
 def importance_weighted_nll(
@@ -96,6 +105,7 @@ def importance_weighted_nll(
     batch_size=None,
     seed=0,
     reduce=True,
+    labels=None,
     chunk_size=None,
     verbose=0,
 ):
@@ -130,6 +140,9 @@ def importance_weighted_nll(
             the same estimate on every backend).
         reduce: bool. Return the mean over images (a float) if `True`, the
             per-image estimates (a NumPy array `(n,)`) if `False`.
+        labels: the labels of the images in `x` (an array), for a
+            `kvae.ConditionalVAE`: the estimate is then of `-log p(x | y)`.
+            An iterable of `(images, labels)` batches carries its own.
         chunk_size: int or `None`. Samples decoded at once per batch;
             `None` picks one from the same budget.
         verbose: int. 0 is silent, 1 shows a progress bar over the images
@@ -148,6 +161,7 @@ def importance_weighted_nll(
     - [Burda, Grosse and Salakhutdinov, 2015](https://arxiv.org/abs/1509.00519)
     """
     _check_model(model)
+    model.check_labels_given(labels, "importance_weighted_nll()")
     num_samples = _positive_int("num_samples", num_samples)
     seed = _seed(seed)
     _check_not_a_list_of_images(model, x)
@@ -173,7 +187,7 @@ def importance_weighted_nll(
     what = "data given to importance_weighted_nll"
     if is_array(x):
         model.check_batch(ops.convert_to_numpy(x), what)
-    for images in _batches(x, batch_size):
+    for images, batch_labels in _batches(x, batch_size, labels):
         if not is_array(x):
             model.check_batch(images, what)
         images = np.asarray(images, dtype=np.float32)
@@ -184,7 +198,13 @@ def importance_weighted_nll(
             eps = rng.standard_normal(
                 (k, len(images), latent_dim), dtype=np.float32
             )
-            log_w = model.log_importance_weights(images, eps)
+            log_w = log_importance_weights(
+                model,
+                images,
+                eps,
+                # An unconditional model ignores the labels of pairs.
+                batch_labels if getattr(model, "conditional", False) else None,
+            )
             sums.append(_logsumexp(ops.convert_to_numpy(log_w)))
             # Whole images only: the bar moves within a batch as its
             # chunks of samples are done, and reaches each batch's end.
@@ -211,16 +231,33 @@ def _logsumexp(log_weights):
     return top + np.log(np.exp(log_weights - top).sum(axis=0))
 
 
-def _batches(x, batch_size):
-    """NumPy batches of images from an array or an iterable, in their own
-    dtype (checked by the caller)."""
-    if is_array(x) and np.ndim(x) < 2:
-        raise ValueError(
-            "importance_weighted_nll needs a batch of images, got an "
-            f"array of shape {np.shape(x)}."
-        )
-    batches, _ = image_batches(x, batch_size)
-    return batches
+def _labels_kwargs(labels):
+    """`labels=` for a model method, where there are labels."""
+    return {} if labels is None else {"labels": labels}
+
+
+def _batches(x, batch_size, labels=None):
+    """`(images, labels)` NumPy batches from an array (with `labels`, or
+    `None`) or an iterable (with the labels of its batches, if any), the
+    images in their own dtype (checked by the caller)."""
+    if is_array(x):
+        x = np.asarray(ops.convert_to_numpy(x))
+        if x.ndim < 2:
+            raise ValueError(
+                "importance_weighted_nll needs a batch of images, got an "
+                f"array of shape {x.shape}."
+            )
+        for start in range(0, len(x), batch_size):
+            end = start + batch_size
+            yield x[start:end], None if labels is None else labels[start:end]
+        return
+    if is_tf_dataset(x):
+        x = x.as_numpy_iterator()
+    for batch in x:
+        images, batch_labels, _ = keras.utils.unpack_x_y_sample_weight(batch)
+        if batch_labels is not None:
+            batch_labels = np.asarray(ops.convert_to_numpy(batch_labels))
+        yield np.asarray(ops.convert_to_numpy(images)), batch_labels
 
 
 def _num_images(x):
@@ -283,6 +320,7 @@ def evaluate(
     batch_size=None,
     seed=0,
     verbose=0,
+    labels=None,
 ):
     """The test metrics a recipe reports, in one dict of floats.
 
@@ -301,6 +339,9 @@ def evaluate(
         seed: int. Seed of the importance samples.
         verbose: int. Passed to `model.evaluate` and to
             `importance_weighted_nll` (1: progress bars).
+        labels: NumPy array of the test labels, for a
+            `kvae.ConditionalVAE`: every figure is then conditional on
+            them (`-log p(x | y)`).
 
     Returns:
         dict with `negative_elbo`, `reconstruction_loss`, `kl_loss` (nats
@@ -313,7 +354,9 @@ def evaluate(
     if num_examples is not None:
         num_examples = _positive_int("num_examples", num_examples)
     seed = _seed(seed)
-    logs = evaluate_logs(model, x, batch_size=batch_size, verbose=verbose)
+    logs = evaluate_logs(
+        model, x, labels, batch_size=batch_size, verbose=verbose
+    )
     result = {
         "negative_elbo": logs["reconstruction_loss"] + logs["kl_loss"],
         "reconstruction_loss": logs["reconstruction_loss"],
@@ -323,13 +366,21 @@ def evaluate(
         if name.startswith("kl_loss_") or name in ("mse", "ssim", "psnr"):
             result[name] = value
     if num_samples:
-        subset = x
+        subset, subset_labels = x, labels
         if num_examples is not None and num_examples < len(x):
             rng = np.random.default_rng(seed)
             chosen = rng.choice(len(x), size=num_examples, replace=False)
-            subset = x[np.sort(chosen)]
+            chosen = np.sort(chosen)
+            subset = x[chosen]
+            if labels is not None:
+                subset_labels = np.asarray(labels)[chosen]
         result["iwae_nll"] = importance_weighted_nll(
-            model, subset, num_samples=num_samples, seed=seed, verbose=verbose
+            model,
+            subset,
+            num_samples=num_samples,
+            seed=seed,
+            verbose=verbose,
+            labels=subset_labels,
         )
         result["iwae_samples"] = int(num_samples)
         result["iwae_examples"] = int(len(subset))

@@ -9,6 +9,7 @@ import time
 import keras
 
 from kvae import callbacks as kvae_callbacks
+from kvae.experiment.conditional import conditional_callbacks
 from kvae.experiment.data import select_examples
 
 # TensorBoard logs go into this folder of the run's output folder.
@@ -72,18 +73,22 @@ def make_callbacks(config, data, out):
     order = select_examples(data.y_test, len(images))
     shown = images[order]
     result = []
-    if "reconstructions" in config.gifs:
+    # A conditional model's figures take labels: its own replace the GIFs.
+    gifs = () if config.conditional else config.gifs
+    if config.conditional:
+        result += conditional_callbacks(config, data, out)
+    if "reconstructions" in gifs:
         grid = _fit_grid(config.reconstruction_grid, len(shown))
         result.append(
             kvae_callbacks.ReconstructionGIF(shown, out, grid_size=grid)
         )
-    if "samples" in config.gifs:
+    if "samples" in gifs:
         result.append(
             kvae_callbacks.SampleGIF(
                 out, grid_size=config.sample_grid, seed=config.seed
             )
         )
-    if "interpolation" in config.gifs:
+    if "interpolation" in gifs:
         grid = _fit_grid(config.interpolation_grid, len(shown) // 2)
         result.append(
             kvae_callbacks.InterpolationGIF(
@@ -95,7 +100,7 @@ def make_callbacks(config, data, out):
                 scale=config.interpolation_scale,
             )
         )
-    if "latent_space" in config.gifs:
+    if "latent_space" in gifs:
         result.append(
             kvae_callbacks.LatentSpaceGIF(
                 images,

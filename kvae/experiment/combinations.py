@@ -91,7 +91,25 @@ def not_applying(config):
         names.append("mixture_components")
     if "two_stage" not in samplers:
         names.append("two_stage_epochs")
-    return sorted(names)
+    if config.conditional:
+        names += CONDITIONAL_NOT_APPLYING
+    return sorted(set(names))
+
+
+# A conditional run draws its own figures (kvae.experiment.conditional)
+# instead of these, which take no labels.
+CONDITIONAL_NOT_APPLYING = [
+    "gifs",
+    "interpolation_grid",
+    "interpolation_method",
+    "interpolation_scale",
+    "interpolation_steps",
+    "mixture_components",
+    "reconstruction_grid",
+    "samplers",
+    "score_images",
+    "two_stage_epochs",
+]
 
 
 def check_combinations(config):
@@ -117,6 +135,8 @@ def check_combinations(config):
             "--epochs.",
             stacklevel=2,
         )
+    if config.conditional:
+        _check_conditional(config)
     _check_image_side(config)
     if (
         "interpolation" in config.gifs
@@ -159,6 +179,19 @@ def _check_hierarchy(config):
             "models of these latent sizes; --model hierarchical has latent "
             "groups instead. Give --latent-dims none for one run, or "
             "--model conv or residual for the study."
+        )
+
+
+def _check_conditional(config):
+    if config.model == "hierarchical":
+        raise ValueError(
+            "conditional is for one-level models: model 'hierarchical' takes "
+            "no labels yet. Use --model conv or residual."
+        )
+    if config.prior == "vamp":
+        raise ValueError(
+            "conditional cannot use the vamp prior: its pseudo-inputs have "
+            "no label. Use --prior standard_normal or mixture_of_gaussians."
         )
 
 

@@ -72,6 +72,15 @@ class Config:
         "HierarchicalVAE: spatial latent groups at --resolutions).",
         choices=("conv", "residual", "hierarchical"),
     )
+    conditional: bool = option(
+        False,
+        "Train a kvae.ConditionalVAE on (images, labels): the encoder and "
+        "decoder see the class. The run then draws class_grid.gif (one row "
+        "per class) and style_transfer.png, its test -ELBO and NLL are of "
+        "-log p(x | y), and --feature-model, if given, judges the classes "
+        "of its samples (label_accuracy in metrics.json).",
+        parse=bool,
+    )
     likelihood: str = option(
         "bernoulli",
         "Decoder likelihood.",

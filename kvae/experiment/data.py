@@ -13,7 +13,9 @@ class Data:
     """The data of one run.
 
     Attributes:
-        train: NumPy array of images, or a batched `tf.data.Dataset`.
+        train: NumPy array of images, or a batched `tf.data.Dataset`; for a
+            conditional run, a pair `(images, labels)` of arrays or a
+            dataset of pairs.
         num_train: int. Training images per epoch.
         x_test: NumPy array of test images.
         y_test: NumPy array of test labels.
@@ -72,16 +74,19 @@ def _grayscale_train(config):
                 binarize="dynamic",
                 manual_dir=config.manual_dir,
                 max_examples=config.max_train_examples,
+                with_labels=config.conditional,
             )
             num_train = _count_examples(train)
         else:
-            train, _ = datasets.load_numpy(
+            train, labels = datasets.load_numpy(
                 name,
                 split=train_split,
                 manual_dir=config.manual_dir,
                 max_examples=config.max_train_examples,
             )
             num_train = len(train)
+            if config.conditional:
+                train = (train, labels)
     except datasets.DatasetError as error:
         if not train_split.startswith("train"):
             raise
@@ -195,6 +200,7 @@ def _rgb_train(config):
             shuffle=True,
             seed=config.seed,
             max_examples=config.max_train_examples,
+            with_labels=config.conditional,
             **_rgb_options(config),
         )
     except datasets.DatasetError as error:

@@ -39,6 +39,9 @@ FILE_DESCRIPTIONS = {
     "kvae.samplers.load_sampler(path, model)",
     "sampler_two_stage.npz": "fitted sampler: "
     "kvae.samplers.load_sampler(path, model)",
+    "class_grid.gif": "one row per class, the same codes in each column",
+    "class_grid.png": "the class grid of the trained model",
+    "style_transfer.png": "test images decoded with every other label",
 }
 
 
@@ -156,6 +159,8 @@ def run_metrics(config, data, test, epoch_seconds, fit_seconds, precision):
         "latent_dim": latent_sizes(config)[-1],
         "level_dims": list(latent_sizes(config)),
         "epochs": config.epochs,
+        # Its bounds are then on -log p(x | y).
+        "conditional": config.conditional,
         "batch_size": config.batch_size,
         "seed": config.seed,
         "precision": precision[0],
@@ -200,11 +205,13 @@ def summary_text(out, metrics):
     for name in metrics["files"]:
         lines.append(f"  {name:<{width}}  {FILE_DESCRIPTIONS[name]}")
     lines.append("")
+    # A conditional model's bounds are on -log p(x | y).
+    x = "x | y" if metrics.get("conditional") else "x"
     lines.append(
         f"Test ({metrics['test_examples']} images): "
         f"-ELBO {metrics['negative_elbo']:.2f} nats"
         + (
-            f", -log p(x) <= {metrics['iwae_nll']:.2f} nats (IWAE, "
+            f", -log p({x}) <= {metrics['iwae_nll']:.2f} nats (IWAE, "
             f"k={metrics['iwae_samples']}, {metrics['iwae_examples']} images)"
             if "iwae_nll" in metrics
             else ""
@@ -217,6 +224,11 @@ def summary_text(out, metrics):
         )
     if "generation" in metrics:
         lines += generation_summary(metrics["generation"])
+    if "label_accuracy" in metrics:
+        lines.append(
+            f"Samples of the requested class: "
+            f"{metrics['label_accuracy']['accuracy']:.1%} (feature model)"
+        )
     lines.append(
         f"Speed: {metrics['train_img_per_s']:.0f} train img/s "
         f"({metrics['backend']}, {metrics['device']}); wall time "

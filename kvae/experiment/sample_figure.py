@@ -24,7 +24,7 @@ def save_sample_figure(panels, path, fd=None, count=36):
     for index, (name, images) in enumerate(panels.items()):
         axis = figure.add_subplot(1, len(panels), index + 1)
         axis.imshow(
-            _grid(images[: cols * cols], cols),
+            image_grid(images[: cols * cols], cols),
             cmap="gray",
             vmin=0,
             vmax=1,
@@ -40,7 +40,9 @@ def save_sample_figure(panels, path, fd=None, count=36):
         figure.savefig(tmp, format="png")
 
 
-def _grid(images, cols, gap=1):
+def image_grid(images, cols, gap=1):
+    """Images `(n, h, w, c)` in `[0, 1]` tiled `cols` to a row, one
+    pixel of white between them, as one array for `imshow`."""
     images = np.clip(np.asarray(images, "float32"), 0, 1)
     n, h, w, c = images.shape
     rows = math.ceil(n / cols)

@@ -19,6 +19,8 @@ from kvae.experiment.callbacks import check_tensorboard
 from kvae.experiment.callbacks import make_callbacks
 from kvae.experiment.combinations import hierarchy
 from kvae.experiment.combinations import latent_text
+from kvae.experiment.conditional import conditional_results
+from kvae.experiment.conditional import num_classes
 from kvae.experiment.data import load_data
 from kvae.experiment.errors import RunError
 from kvae.experiment.generation import score_generation
@@ -28,6 +30,7 @@ from kvae.experiment.report import prepare_output
 from kvae.experiment.report import run_metrics
 from kvae.experiment.report import save_model
 from kvae.experiment.report import summary_text
+from kvae.models import ConditionalVAE
 from kvae.models import HierarchicalVAE
 from kvae.utils import write_json
 from kvae.utils.files import partial_name
@@ -35,10 +38,11 @@ from kvae.utils.files import publish
 from kvae.vae import VAE
 
 
-def build_model(config, image_shape, steps_per_epoch=1):
-    """The `kvae.VAE` (or `kvae.HierarchicalVAE`) of `config` for images of
-    `image_shape`, with its KL warm-up counted in steps of
-    `steps_per_epoch`."""
+def build_model(config, image_shape, steps_per_epoch=1, classes=None):
+    """The `kvae.VAE` (or `kvae.HierarchicalVAE`, or with
+    `config.conditional` a `kvae.ConditionalVAE` of `classes` classes) of
+    `config` for images of `image_shape`, with its KL warm-up counted in
+    steps of `steps_per_epoch`."""
     filters = tuple(config.filters)
     prior = config.prior
     if config.prior_components is not None:
@@ -76,6 +80,8 @@ def build_model(config, image_shape, steps_per_epoch=1):
     else:
         encoder = layers.ResidualEncoder(config.latent_dim, filters=filters)
         decoder = layers.ResidualDecoder(image_shape, filters=filters[::-1])
+    if config.conditional:
+        return ConditionalVAE(encoder, decoder, classes, **kwargs)
     return VAE(encoder, decoder, **kwargs)
 
 
@@ -165,7 +171,9 @@ def _train_and_evaluate(config, announce, held):
     keras.config.set_dtype_policy(policy)
     try:
         with strategy_scope:
-            model = build_model(config, data.image_shape, steps_per_epoch)
+            model = build_model(
+                config, data.image_shape, steps_per_epoch, num_classes(data)
+            )
             model.compile(optimizer=build_optimizer(config, steps_per_epoch))
     finally:
         keras.config.set_dtype_policy(previous_policy)
@@ -189,14 +197,16 @@ def _train_and_evaluate(config, announce, held):
     # kvae.VAE.fit decides the shuffling (arrays yes, tf.data no); only
     # arrays take a batch size, a pipeline comes batched.
     fit_kwargs = {}
-    if isinstance(data.train, np.ndarray):
+    if isinstance(data.train, (np.ndarray, tuple)):
         fit_kwargs = {"batch_size": config.batch_size}
+    labels = data.y_test if config.conditional else None
+    validation = (data.x_test,) if labels is None else (data.x_test, labels)
     fit_start = time.perf_counter()
     try:
         history = model.fit(
             data.train,
             epochs=config.epochs,
-            validation_data=(data.x_test,),
+            validation_data=validation,
             validation_batch_size=config.batch_size,
             callbacks=fit_callbacks,
             verbose=config.verbose,
@@ -237,6 +247,7 @@ def _train_and_evaluate(config, announce, held):
         batch_size=config.batch_size,
         seed=config.seed,
         verbose=config.verbose if announce else 0,
+        labels=labels,
     )
     metrics = run_metrics(
         config,
@@ -249,7 +260,9 @@ def _train_and_evaluate(config, announce, held):
     if not writer:
         metrics["history"] = history.history
         return metrics
-    if config.score_images:
+    if config.conditional:
+        metrics.update(conditional_results(model, config, data, out))
+    elif config.score_images:
         metrics["generation"] = score_generation(
             model,
             config,
@@ -260,7 +273,7 @@ def _train_and_evaluate(config, announce, held):
             # unaugmented, unbinarized split); a pipeline is not.
             x_train=data.train if isinstance(data.train, np.ndarray) else None,
         )
-    if "latent_pca" in config.plots:
+    if "latent_pca" in config.plots and not config.conditional:
         plot_latent_pca(
             model,
             data.x_test,

@@ -2,9 +2,11 @@
 
 Encoders map images to `(z_mean, z_log_var)`; decoders map `z` to an output
 of the image shape (logits or mean). Any `keras.Layer` that keeps this
-contract can be given to `kvae.VAE` instead. `HierarchicalEncoder`
-and `HierarchicalDecoder` (with its `LatentGroup`s of `BottleneckBlock`s)
-are the bottom-up and top-down paths of `kvae.HierarchicalVAE`.
+contract can be given to `kvae.VAE` instead. Each also takes a label
+embedding as `call(..., condition=c)` for `kvae.ConditionalVAE`, mixed in
+by one `LabelConditioning` per stage. `HierarchicalEncoder` and
+`HierarchicalDecoder` (with its `LatentGroup`s of `BottleneckBlock`s) are
+the bottom-up and top-down paths of `kvae.HierarchicalVAE`.
 """
 
 from kvae.layers.bottleneck_block import BottleneckBlock
@@ -13,6 +15,7 @@ from kvae.layers.conv_encoder import ConvEncoder
 from kvae.layers.gaussian_head import GaussianHead
 from kvae.layers.hierarchical_decoder import HierarchicalDecoder
 from kvae.layers.hierarchical_encoder import HierarchicalEncoder
+from kvae.layers.label_conditioning import LabelConditioning
 from kvae.layers.latent_group import LatentGroup
 from kvae.layers.mlp_decoder import MLPDecoder
 from kvae.layers.mlp_encoder import MLPEncoder
@@ -28,6 +31,7 @@ __all__ = [
     "GaussianHead",
     "HierarchicalDecoder",
     "HierarchicalEncoder",
+    "LabelConditioning",
     "LatentGroup",
     "MLPDecoder",
     "MLPEncoder",

@@ -1,5 +1,8 @@
 import keras
 
+from kvae.layers.label_conditioning import DEFAULT_MODE
+from kvae.layers.label_conditioning import conditioned
+from kvae.layers.label_conditioning import conditioning_stages
 from kvae.layers.upsample_2d import Upsample2D
 from kvae.layers.utils import build_by_tracing
 from kvae.layers.utils import check_filters
@@ -26,9 +29,15 @@ class ConvDecoder(keras.layers.Layer):
         upsampling: str. `"pixel_shuffle"`, `"nearest"` or `"transpose"`
             (see `kvae.layers.Upsample2D`).
         activation: str. Activation of the hidden layers.
+        conditioning: str. How a `condition` given to `call` enters each
+            stage: `"film"` (per-channel scale and bias) or `"bias"` (see
+            `kvae.layers.LabelConditioning`).
 
     Call arguments:
         inputs: tensor `(batch, latent_dim)`.
+        condition: tensor `(batch, condition_dim)` or `None`. A label
+            embedding (`kvae.ConditionalVAE` passes one-hot labels); `None`
+            for an unconditional model.
 
     Returns:
         Tensor `(batch, *output_shape)`.
@@ -42,6 +51,7 @@ class ConvDecoder(keras.layers.Layer):
         dense_units=128,
         upsampling="pixel_shuffle",
         activation="relu",
+        conditioning=DEFAULT_MODE,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -78,17 +88,28 @@ class ConvDecoder(keras.layers.Layer):
         self.out = keras.layers.Conv2D(
             channels, kernel_size, padding="same", dtype=self.dtype_policy
         )
+        self.conditioning = conditioning
+        # After the reshape, after each upsampling, and after the dense
+        # layer (last), if there is one.
+        self.label_stages = conditioning_stages(
+            (base_shape[2],)
+            + self.filters
+            + ((self.dense_units,) if self.dense_units else ()),
+            conditioning,
+            self.dtype_policy,
+        )
 
     def build(self, input_shape):
         build_by_tracing(self, input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, condition=None):
         x = inputs
         if self.dense is not None:
-            x = self.dense(x)
+            x = conditioned(self.label_stages, self.dense(x), condition, -1)
         x = self.reshape(self.project(x))
-        for upsample in self.upsamples:
-            x = upsample(x)
+        x = conditioned(self.label_stages, x, condition, 0)
+        for i, upsample in enumerate(self.upsamples, start=1):
+            x = conditioned(self.label_stages, upsample(x), condition, i)
         return self.out(x)
 
     def compute_output_shape(self, input_shape):
@@ -104,6 +125,7 @@ class ConvDecoder(keras.layers.Layer):
                 "dense_units": self.dense_units,
                 "upsampling": self.upsampling,
                 "activation": self.activation,
+                "conditioning": self.conditioning,
             }
         )
         return config

@@ -1,6 +1,9 @@
 import keras
 
 from kvae.layers.gaussian_head import GaussianHead
+from kvae.layers.label_conditioning import DEFAULT_MODE
+from kvae.layers.label_conditioning import conditioned
+from kvae.layers.label_conditioning import conditioning_stages
 from kvae.layers.utils import build_by_tracing
 from kvae.layers.utils import check_filters
 from kvae.layers.utils import check_image_shape
@@ -21,9 +24,15 @@ class ConvEncoder(keras.layers.Layer):
         dense_units: int. Width of the dense layer before the head; 0 for
             none.
         activation: str. Activation of the hidden layers.
+        conditioning: str. How a `condition` given to `call` enters each
+            stage: `"film"` (per-channel scale and bias) or `"bias"` (see
+            `kvae.layers.LabelConditioning`).
 
     Call arguments:
         inputs: tensor `(batch, height, width, channels)`.
+        condition: tensor `(batch, condition_dim)` or `None`. A label
+            embedding (`kvae.ConditionalVAE` passes one-hot labels); `None`
+            for an unconditional model.
 
     Returns:
         Tuple `(z_mean, z_log_var)`, each `(batch, latent_dim)`.
@@ -43,6 +52,7 @@ class ConvEncoder(keras.layers.Layer):
         kernel_size=3,
         dense_units=128,
         activation="relu",
+        conditioning=DEFAULT_MODE,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -69,18 +79,24 @@ class ConvEncoder(keras.layers.Layer):
             self.dense = keras.layers.Dense(
                 self.dense_units, activation=activation, dtype=self.dtype_policy
             )
+        self.conditioning = conditioning
+        self.label_stages = conditioning_stages(
+            self.filters + ((self.dense_units,) if self.dense_units else ()),
+            conditioning,
+            self.dtype_policy,
+        )
 
     def build(self, input_shape):
         check_image_shape(input_shape[1:], len(self.filters), role="encoder")
         build_by_tracing(self, input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, condition=None):
         x = inputs
-        for conv in self.convs:
-            x = conv(x)
+        for i, conv in enumerate(self.convs):
+            x = conditioned(self.label_stages, conv(x), condition, i)
         x = self.flatten(x)
         if self.dense is not None:
-            x = self.dense(x)
+            x = conditioned(self.label_stages, self.dense(x), condition, -1)
         return self.head(x)
 
     def get_config(self):
@@ -92,6 +108,7 @@ class ConvEncoder(keras.layers.Layer):
                 "kernel_size": self.kernel_size,
                 "dense_units": self.dense_units,
                 "activation": self.activation,
+                "conditioning": self.conditioning,
             }
         )
         return config

@@ -2,6 +2,9 @@ import math
 
 import keras
 
+from kvae.layers.label_conditioning import DEFAULT_MODE
+from kvae.layers.label_conditioning import conditioned
+from kvae.layers.label_conditioning import conditioning_stages
 from kvae.layers.utils import build_by_tracing
 from kvae.layers.utils import check_hidden_units
 from kvae.layers.utils import positive_ints
@@ -18,9 +21,15 @@ class MLPDecoder(keras.layers.Layer):
         output_shape: tuple of int. Shape of one image, e.g. `(28, 28, 1)`.
         hidden_units: tuple of int. Width of each hidden layer.
         activation: str. Activation of the hidden layers.
+        conditioning: str. How a `condition` given to `call` enters each
+            hidden layer: `"film"` or `"bias"` (see
+            `kvae.layers.LabelConditioning`).
 
     Call arguments:
         inputs: tensor `(batch, latent_dim)`.
+        condition: tensor `(batch, condition_dim)` or `None`. A label
+            embedding (`kvae.ConditionalVAE` passes one-hot labels); `None`
+            for an unconditional model.
 
     Returns:
         Tensor `(batch, *output_shape)`.
@@ -31,6 +40,7 @@ class MLPDecoder(keras.layers.Layer):
         output_shape=(28, 28, 1),
         hidden_units=(256, 512),
         activation="relu",
+        conditioning=DEFAULT_MODE,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -45,6 +55,10 @@ class MLPDecoder(keras.layers.Layer):
             )
             for u in self.hidden_units
         ]
+        self.conditioning = conditioning
+        self.label_stages = conditioning_stages(
+            self.hidden_units, conditioning, self.dtype_policy
+        )
         self.out = keras.layers.Dense(
             math.prod(self.output_shape), dtype=self.dtype_policy
         )
@@ -55,10 +69,10 @@ class MLPDecoder(keras.layers.Layer):
     def build(self, input_shape):
         build_by_tracing(self, input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, condition=None):
         x = inputs
-        for layer in self.hidden:
-            x = layer(x)
+        for i, layer in enumerate(self.hidden):
+            x = conditioned(self.label_stages, layer(x), condition, i)
         return self.reshape(self.out(x))
 
     def compute_output_shape(self, input_shape):
@@ -71,6 +85,7 @@ class MLPDecoder(keras.layers.Layer):
                 "output_shape": self.output_shape,
                 "hidden_units": self.hidden_units,
                 "activation": self.activation,
+                "conditioning": self.conditioning,
             }
         )
         return config

@@ -1,5 +1,8 @@
 import keras
 
+from kvae.layers.label_conditioning import DEFAULT_MODE
+from kvae.layers.label_conditioning import conditioned
+from kvae.layers.label_conditioning import conditioning_stages
 from kvae.layers.residual_block import ResidualBlock
 from kvae.layers.upsample_2d import Upsample2D
 from kvae.layers.utils import build_by_tracing
@@ -22,9 +25,15 @@ class ResidualDecoder(keras.layers.Layer):
         blocks_per_stage: int. Residual blocks per stage.
         upsampling: str. `"pixel_shuffle"`, `"nearest"` or `"transpose"`.
         negative_slope: float. LeakyReLU slope.
+        conditioning: str. How a `condition` given to `call` enters each
+            stage: `"film"` (per-channel scale and bias) or `"bias"` (see
+            `kvae.layers.LabelConditioning`).
 
     Call arguments:
         inputs: tensor `(batch, latent_dim)`.
+        condition: tensor `(batch, condition_dim)` or `None`. A label
+            embedding (`kvae.ConditionalVAE` passes one-hot labels); `None`
+            for an unconditional model.
         training: bool. BatchNorm mode.
 
     Returns:
@@ -38,6 +47,7 @@ class ResidualDecoder(keras.layers.Layer):
         blocks_per_stage=1,
         upsampling="pixel_shuffle",
         negative_slope=0.2,
+        conditioning=DEFAULT_MODE,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -70,17 +80,25 @@ class ResidualDecoder(keras.layers.Layer):
         self.out = keras.layers.Conv2D(
             channels, 3, padding="same", dtype=policy
         )
+        self.conditioning = conditioning
+        # After the reshape, and after each upsampling.
+        self.label_stages = conditioning_stages(
+            (base_shape[2],) + self.filters, conditioning, policy
+        )
 
     def build(self, input_shape):
         build_by_tracing(self, input_shape)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, condition=None, training=None):
         x = self.reshape(self.project(inputs))
+        x = conditioned(self.label_stages, x, condition, 0)
+        stage = 1
         for layer in self.stages:
             if isinstance(layer, ResidualBlock):
                 x = layer(x, training=training)
             else:
-                x = layer(x)
+                x = conditioned(self.label_stages, layer(x), condition, stage)
+                stage += 1
         return self.out(self.act(self.norm(x, training=training)))
 
     def compute_output_shape(self, input_shape):
@@ -95,6 +113,7 @@ class ResidualDecoder(keras.layers.Layer):
                 "blocks_per_stage": self.blocks_per_stage,
                 "upsampling": self.upsampling,
                 "negative_slope": self.negative_slope,
+                "conditioning": self.conditioning,
             }
         )
         return config

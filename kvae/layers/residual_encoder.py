@@ -1,6 +1,9 @@
 import keras
 
 from kvae.layers.gaussian_head import GaussianHead
+from kvae.layers.label_conditioning import DEFAULT_MODE
+from kvae.layers.label_conditioning import conditioned
+from kvae.layers.label_conditioning import conditioning_stages
 from kvae.layers.residual_block import ResidualBlock
 from kvae.layers.utils import build_by_tracing
 from kvae.layers.utils import check_filters
@@ -21,9 +24,15 @@ class ResidualEncoder(keras.layers.Layer):
         filters: tuple of int. Channels of each stage.
         blocks_per_stage: int. Residual blocks per stage.
         negative_slope: float. LeakyReLU slope.
+        conditioning: str. How a `condition` given to `call` enters each
+            stage: `"film"` (per-channel scale and bias) or `"bias"` (see
+            `kvae.layers.LabelConditioning`).
 
     Call arguments:
         inputs: tensor `(batch, height, width, channels)`.
+        condition: tensor `(batch, condition_dim)` or `None`. A label
+            embedding (`kvae.ConditionalVAE` passes one-hot labels); `None`
+            for an unconditional model.
         training: bool. BatchNorm mode.
 
     Returns:
@@ -36,6 +45,7 @@ class ResidualEncoder(keras.layers.Layer):
         filters=(32, 64, 128, 256),
         blocks_per_stage=1,
         negative_slope=0.2,
+        conditioning=DEFAULT_MODE,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -64,18 +74,25 @@ class ResidualEncoder(keras.layers.Layer):
         self.norm = keras.layers.BatchNormalization(dtype=policy)
         self.act = keras.layers.LeakyReLU(negative_slope, dtype=policy)
         self.flatten = keras.layers.Flatten(dtype=policy)
+        self.conditioning = conditioning
+        # After each stage's stride-2 convolution.
+        self.label_stages = conditioning_stages(
+            self.filters, conditioning, policy
+        )
 
     def build(self, input_shape):
         check_image_shape(input_shape[1:], len(self.filters), role="encoder")
         build_by_tracing(self, input_shape)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, condition=None, training=None):
         x = self.stem(inputs)
+        stage = 0
         for layer in self.stages:
             if isinstance(layer, ResidualBlock):
                 x = layer(x, training=training)
             else:
-                x = layer(x)
+                x = conditioned(self.label_stages, layer(x), condition, stage)
+                stage += 1
         x = self.act(self.norm(x, training=training))
         return self.head(self.flatten(x))
 
@@ -87,6 +104,7 @@ class ResidualEncoder(keras.layers.Layer):
                 "filters": self.filters,
                 "blocks_per_stage": self.blocks_per_stage,
                 "negative_slope": self.negative_slope,
+                "conditioning": self.conditioning,
             }
         )
         return config

@@ -4,6 +4,7 @@
 families that extend it live here and are re-exported from `kvae`.
 """
 
+from kvae.models.conditional_vae import ConditionalVAE
 from kvae.models.hierarchical_vae import HierarchicalVAE
 
-__all__ = ["HierarchicalVAE"]
+__all__ = ["ConditionalVAE", "HierarchicalVAE"]

@@ -13,6 +13,10 @@ the others grey), metrics.png and TensorBoard logs.
     python -m kvae.recipes.dogs --manual-dir ../shared/data/stanford_dogs
     python -m kvae.recipes.dogs                      # tfds stanford_dogs
     python -m kvae.recipes.dogs --images DIR         # a folder of your photos
+    python -m kvae.recipes.dogs --conditional        # kvae.ConditionalVAE
+
+With --conditional the model draws the breed it is asked for:
+class_grid.gif shows the first 20 breeds (docs/conditional.md).
 
 Likelihood: RGB values in [0, 1] are continuous, so a Gaussian is a proper
 density for them (its NLL converts to bits per dimension); a Bernoulli

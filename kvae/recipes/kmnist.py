@@ -10,6 +10,10 @@ Offline, from the test split alone (the train images missing):
     python -m kvae.recipes.kmnist --manual-dir ../shared/data/kmnist \\
         --train-split "test[:9000]" --test-split "test[9000:]"
 
+With --conditional, a kvae.ConditionalVAE draws the character it is asked
+for: class_grid.gif (one row per character), style_transfer.png and the
+conditional -log p(x | y) (docs/conditional.md).
+
 Precision "auto": mixed_bfloat16 under TensorFlow and torch on a CPU with
 AVX512-BF16 or AMX-BF16 (1.65x to 2.35x the img/s; test -ELBO within 0.8
 nats, SSIM within 0.004 of float32 after 100 steps: docs/BENCHMARKS.md)

@@ -14,6 +14,8 @@ the first two epochs); each variant is a few flags:
         --num-samples 5 --out runs/likelihood-iwae5
     python -m kvae.recipes.likelihood --model conv --prior vamp \\
         --out runs/likelihood-vamp
+    python -m kvae.recipes.likelihood --model conv --conditional \\
+        --out runs/likelihood-conditional   # -log p(x | y)
 
 See docs/likelihood.md for what each option does and the figures measured.
 """

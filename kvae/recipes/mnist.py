@@ -7,6 +7,10 @@ a markdown table comparing the sizes, and comparison.png.
 
     python -m kvae.recipes.mnist --manual-dir ../shared/data/mnist
     python -m kvae.recipes.mnist --latent-dims 2 8 32 --binarize dynamic
+    python -m kvae.recipes.mnist --conditional    # kvae.ConditionalVAE
+
+With --conditional each run draws the digit it is asked for
+(class_grid.gif, style_transfer.png; docs/conditional.md).
 
 Precision "auto": mixed_bfloat16 under TensorFlow and torch on a CPU with
 AVX512-BF16 or AMX-BF16 (1.65x to 2.35x the img/s; test -ELBO within 0.8

@@ -211,6 +211,7 @@ NON_DEFAULT_FLAGS = {
     "out": ["elsewhere"],
     "overwrite": None,  # a --flag/--no-flag pair: tested below
     "model": ["residual"],
+    "conditional": None,  # --conditional: tests/recipes/test_conditional_*
     "likelihood": ["gaussian"],
     "sigma": ["learned"],
     "latent_dim": ["3"],

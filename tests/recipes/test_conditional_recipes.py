@@ -1,0 +1,64 @@
+"""--conditional in a recipe: a ConditionalVAE trained on labelled data,
+its class grid, style transfer and conditional bounds."""
+
+import keras
+import numpy as np
+import pytest
+
+import kvae
+from kvae import experiment
+from kvae.experiment.combinations import not_applying
+from tests.recipes.test_kmnist import tiny_flags
+
+
+def test_conditional_refuses_what_takes_no_labels():
+    with pytest.raises(ValueError, match="model 'ladder' takes no labels"):
+        experiment.Config(conditional=True, model="ladder")
+    with pytest.raises(ValueError, match="cannot use the vamp prior"):
+        experiment.Config(conditional=True, prior="vamp")
+    config = experiment.parse_args(experiment.Config(), ["--conditional"])
+    assert config.conditional is True
+    assert "samplers" in not_applying(config)
+    assert "samplers" not in not_applying(experiment.Config())
+
+
+@pytest.mark.slow
+def test_kmnist_conditional_end_to_end(
+    shared_data, load_recipe, check_run_folder, tmp_path
+):
+    # An untrained classifier: the test is of the plumbing, not the score.
+    inputs = keras.Input((28, 28, 1))
+    outputs = keras.layers.Dense(10, activation="softmax")(
+        keras.layers.Flatten()(inputs)
+    )
+    keras.Model(inputs, outputs).save(tmp_path / "classifier.keras")
+    out = tmp_path / "kmnist"
+    load_recipe("kmnist").main(
+        tiny_flags(shared_data, out)
+        + [
+            "--conditional",
+            "--no-tensorboard",
+            "--feature-model",
+            str(tmp_path / "classifier.keras"),
+        ]
+    )
+    metrics = check_run_folder(
+        out,
+        epochs=2,
+        gifs=("class_grid",),
+        backend=keras.backend.backend(),
+        tensorboard=False,
+    )
+    assert metrics["conditional"] is True
+    assert {"class_grid.png", "style_transfer.png"} <= set(metrics["files"])
+    accuracy = metrics["label_accuracy"]
+    assert len(accuracy["per_class"]) == 10
+    assert accuracy["accuracy"] == pytest.approx(np.mean(accuracy["per_class"]))
+    model = kvae.load_model(out / "model.keras")
+    assert isinstance(model, kvae.ConditionalVAE)
+    assert model.num_classes == 10
+    # The reported bounds are conditional: without labels there are none.
+    with pytest.raises(ValueError, match="are missing"):
+        kvae.evaluation.importance_weighted_nll(
+            model, np.zeros((2, 28, 28, 1), "float32"), num_samples=2
+        )
