@@ -216,7 +216,12 @@ NON_DEFAULT_FLAGS = {
     "sigma": ["learned"],
     "latent_dim": ["3"],
     "latent_dims": ["2", "5"],
-    "level_dims": ["8", "4"],
+    "resolutions": ["7", "14"],
+    "groups": ["1", "2"],
+    "latent_channels": ["4"],
+    "width": ["32"],
+    "kl_warmup_epochs": ["1.0"],
+    "skip_gradient_norm": ["100.0"],
     "prior": ["vamp"],
     # Only with a mixture prior: tested in tests/recipes/test_likelihood.py.
     "prior_components": None,
