@@ -36,7 +36,10 @@ def run_worker(backend, path):
 # samples per image, mixtures and log-sum-exps add float32 reductions that
 # each backend orders its own way: a few gradient entries near zero differ
 # by ~5e-7 of their tensor's largest entry.
-TOLERANCE = {"vae": (1e-5, 1e-5)}
+# The VampPrior's pseudo-inputs of the hierarchical model get their
+# gradient through the whole bottom-up path and the top group's posterior,
+# with IWAE weights: entries near zero differ by ~4e-4 of the largest.
+TOLERANCE = {"vae": (1e-5, 1e-5), "hierarchical_vamp_iwae": (3e-5, 1e-3)}
 DEFAULT_TOLERANCE = (3e-5, 1e-4)
 
 

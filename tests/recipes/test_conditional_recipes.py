@@ -12,8 +12,10 @@ from tests.recipes.test_kmnist import tiny_flags
 
 
 def test_conditional_refuses_what_takes_no_labels():
-    with pytest.raises(ValueError, match="model 'ladder' takes no labels"):
-        experiment.Config(conditional=True, model="ladder")
+    with pytest.raises(
+        ValueError, match="model 'hierarchical' takes no labels"
+    ):
+        experiment.Config(conditional=True, model="hierarchical")
     with pytest.raises(ValueError, match="cannot use the vamp prior"):
         experiment.Config(conditional=True, prior="vamp")
     config = experiment.parse_args(experiment.Config(), ["--conditional"])
