@@ -90,6 +90,15 @@ class GaussianMixtureSampler(Sampler):
                 f"{self.num_components} components need at least as many "
                 f"training images; got {len(codes)}."
             )
+        distinct = len(np.unique(codes, axis=0))
+        if distinct < self.num_components:
+            raise ValueError(
+                f"The model encodes the {len(codes)} training images to only "
+                f"{distinct} distinct code(s), fewer than the "
+                f"{self.num_components} components: its encoder has "
+                "collapsed. Train it longer or with a smaller learning "
+                "rate, or use fewer components."
+            )
         mixture = GaussianMixture(
             self.num_components,
             covariance_type=self.covariance_type,

@@ -36,8 +36,10 @@ def train():
         batch_size=16,
         validation_data=None,
         image_metrics=True,
+        learning_rate=0.02,
     ):
         images = make_images() if images is None else images
+        keras.utils.set_random_seed(0)
         model = kvae.VAE(
             kvae.layers.MLPEncoder(latent_dim, hidden_units=(32,)),
             kvae.layers.MLPDecoder(
@@ -46,8 +48,9 @@ def train():
             image_metrics=image_metrics,
             seed=1,
         )
-        # A large learning rate, so that a few steps visibly change frames.
-        model.compile(optimizer=keras.optimizers.Adam(0.02))
+        # A large learning rate by default, so that a few steps visibly
+        # change frames.
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
         history = model.fit(
             images,
             epochs=epochs,

@@ -134,6 +134,9 @@ def test_errors_before_any_work(model, tmp_path):
             model.sample(2, temperature=bad)
     with pytest.raises(ValueError, match="num_components must be"):
         GaussianMixtureSampler(num_components=0)
+    collapsed = np.repeat(np.array([[0.5, -1.0], [0.5, -1.0]]), 10, axis=0)
+    with pytest.raises(ValueError, match="encoder has collapsed"):
+        GaussianMixtureSampler(2).fit_codes(collapsed, verbose=0)
     fitted = GaussianMixtureSampler(2).fit(model, X, verbose=0)
     with pytest.raises(ValueError, match="temperature must be a positive"):
         fitted.sample(2, temperature=0)
