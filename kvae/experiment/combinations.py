@@ -209,6 +209,8 @@ def _check_image_side(config):
             f"images of at least {_SSIM_SIDE} pixels a side. Give "
             f"--image-size {_SSIM_SIDE} or more."
         )
+    if config.model == "hierarchical":
+        return  # no filters: _check_hierarchy checks its resolutions
     steps = len(config.filters)
     try:
         check_image_shape((side, side, 1), steps, role="encoder")

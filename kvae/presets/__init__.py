@@ -34,11 +34,13 @@ from kvae.presets.export import export_preset
 from kvae.presets.loader import SHIPPED_DIR
 from kvae.presets.loader import read_metadata
 from kvae.presets.loader import shipped_presets
+from kvae.presets.samplers import load_sampler
 
 __all__ = [
     "PresetError",
     "SHIPPED_DIR",
     "export_preset",
+    "load_sampler",
     "read_metadata",
     "shipped_presets",
 ]

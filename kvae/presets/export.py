@@ -7,6 +7,9 @@ import os
 import keras
 
 from kvae.loading import load_model
+from kvae.utils import write_json
+from kvae.presets.loader import METADATA_FILE
+from kvae.presets.samplers import copy_samplers
 from kvae.presets.saver import ENVIRONMENT_KEYS
 from kvae.presets.saver import save_preset
 
@@ -49,6 +52,7 @@ def export_preset(
     dataset=None,
     test_metrics=None,
     overwrite=False,
+    samplers=None,
     **metadata,
 ):
     """Writes a preset folder from a finished recipe run or a trained model.
@@ -76,6 +80,10 @@ def export_preset(
         test_metrics: dict or `None`. Test figures; a run's are read from
             its `metrics.json` (these override them). Required for a model.
         overwrite: bool. Replace the files of an existing preset folder.
+        samplers: dict or `None`. Fitted samplers to keep beside the
+            model, `{kind: sampler}` (written as `sampler_<kind>.npz`;
+            `kvae.presets.load_sampler` reads them). `None`: a run
+            folder's own `sampler_*.npz` files, none for a model.
         **metadata: more fields for `metadata.json`.
 
     Returns:
@@ -116,7 +124,12 @@ def export_preset(
             record["dataset"] = dataset
         record["test_metrics"].update(test_metrics or {})
     record.update(description=description, command=str(command), **metadata)
-    return save_preset(model, preset_dir, overwrite=overwrite, **record)
+    written = save_preset(model, preset_dir, overwrite=overwrite, **record)
+    kinds = copy_samplers(source, os.fspath(preset_dir), samplers)
+    if kinds:
+        written["samplers"] = kinds
+        write_json(os.path.join(preset_dir, METADATA_FILE), written)
+    return written
 
 
 def _run_record(run_dir):

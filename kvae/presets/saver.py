@@ -11,6 +11,7 @@ from kvae.presets.loader import CONFIG_FILE
 from kvae.presets.loader import FILES
 from kvae.presets.loader import METADATA_FILE
 from kvae.presets.loader import WEIGHTS_FILE
+from kvae.presets.samplers import sampler_files
 from kvae.utils import atomic_path
 from kvae.utils import environment
 from kvae.utils import write_json
@@ -53,6 +54,10 @@ def save_preset(model, preset_dir, overwrite=False, **metadata):
         saved_with_backend=keras.backend.backend(),
     )
     os.makedirs(preset_dir, exist_ok=True)
+    # Samplers fitted to the model this preset held draw its codes, not
+    # this one's.
+    for path in sampler_files(preset_dir).values():
+        os.remove(path)
     weights = os.path.join(preset_dir, WEIGHTS_FILE)
     with atomic_path(weights, ".weights.h5") as tmp:
         model.save_weights(tmp)

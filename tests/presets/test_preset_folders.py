@@ -177,6 +177,8 @@ def test_export_from_a_run_folder(model, tmp_path):
         "wall_time_s": 12.0,
     }
     (run / "metrics.json").write_text(json.dumps(metrics))
+    sampler = kvae.samplers.GaussianMixtureSampler(2).fit(model, X, verbose=0)
+    sampler.save(str(run / "sampler_gaussian_mixture.npz"))
     metadata = kvae.presets.export_preset(
         run,
         tmp_path / "kmnist_tiny",
@@ -198,10 +200,24 @@ def test_export_from_a_run_folder(model, tmp_path):
         "test_examples": 200,
     }
     assert metadata["training"]["recipe"] == "kmnist"
+    assert metadata["samplers"] == ["gaussian_mixture"]
     loaded = kvae.VAE.from_preset(tmp_path / "kmnist_tiny")
     np.testing.assert_array_equal(
         to_numpy(loaded.decode(Z)), to_numpy(model.decode(Z))
     )
+    # The run's fitted sampler travels with the preset.
+    shipped = kvae.presets.load_sampler(tmp_path / "kmnist_tiny", loaded)
+    np.testing.assert_array_equal(
+        shipped.sample(4, seed=2), sampler.sample(4, seed=2)
+    )
+    with pytest.raises(kvae.presets.PresetError, match="its samplers: 'gaus"):
+        kvae.presets.load_sampler(tmp_path / "kmnist_tiny", loaded, "two_stage")
+    # Saving another model over the preset drops the samplers fitted to
+    # the old one.
+    loaded.save_to_preset(tmp_path / "kmnist_tiny", overwrite=True)
+    assert not (tmp_path / "kmnist_tiny" / "sampler_gaussian_mixture.npz").exists()
+    with pytest.raises(kvae.presets.PresetError, match="its samplers: none"):
+        kvae.presets.load_sampler(tmp_path / "kmnist_tiny", loaded)
     # The preset's weights are smaller than the run's model: no optimizer
     # state.
     size = os.path.getsize(tmp_path / "kmnist_tiny" / "model.weights.h5")

@@ -121,3 +121,16 @@ def test_a_warmup_longer_than_training_warns(load_recipe):
             ["--epochs", "2", "--kl-warmup-epochs", "4"],
         )
     assert config.kl_warmup_epochs == 4.0
+
+
+def test_a_hierarchical_config_does_not_check_the_filters_it_ignores():
+    # 64 is no multiple of 2**7 (seven conv stages), but the hierarchical
+    # model has no conv stages; a recorded config (filters None, as a
+    # run's metrics.json keeps it) builds again.
+    for filters in ((8,) * 7, None):
+        config = experiment.Config(
+            dataset="stanford_dogs", model="hierarchical", filters=filters
+        )
+        assert config.filters == filters
+    with pytest.raises(ValueError, match="halve the side 7 times"):
+        experiment.Config(dataset="stanford_dogs", filters=(8,) * 7)
