@@ -7,11 +7,11 @@ import os
 import keras
 
 from kvae.loading import load_model
-from kvae.utils import write_json
 from kvae.presets.loader import METADATA_FILE
 from kvae.presets.samplers import copy_samplers
 from kvae.presets.saver import ENVIRONMENT_KEYS
 from kvae.presets.saver import save_preset
+from kvae.utils import write_json
 
 # The test figures of a run's metrics.json that a preset keeps.
 TEST_METRIC_KEYS = (

@@ -30,12 +30,15 @@ def copy_samplers(source, preset_dir, samplers):
             return []
         found = sampler_files(os.fspath(source))
         for kind, path in found.items():
-            shutil.copyfile(path, os.path.join(preset_dir, f"sampler_{kind}.npz"))
+            shutil.copyfile(
+                path, os.path.join(preset_dir, f"sampler_{kind}.npz")
+            )
         return list(found)
     for kind, sampler in samplers.items():
         if not _FILE.match(f"sampler_{kind}.npz"):
             raise ValueError(
-                f"A sampler's kind is a word (letters, digits, _); got {kind!r}."
+                "A sampler's kind is a word (letters, digits, _); got "
+                f"{kind!r}."
             )
         sampler.save(os.path.join(preset_dir, f"sampler_{kind}.npz"))
     return sorted(samplers)

@@ -143,9 +143,7 @@ def test_save_to_preset(model, tmp_path):
     )
     fresh = kvae.VAE.from_preset(tmp_path / "mine", load_weights=False)
     assert fresh.built
-    assert not np.allclose(
-        to_numpy(fresh.decode(Z)), to_numpy(model.decode(Z))
-    )
+    assert not np.allclose(to_numpy(fresh.decode(Z)), to_numpy(model.decode(Z)))
     with pytest.raises(ValueError, match="already holds a preset"):
         model.save_to_preset(tmp_path / "mine")
     model.save_to_preset(tmp_path / "mine", overwrite=True)
@@ -215,7 +213,9 @@ def test_export_from_a_run_folder(model, tmp_path):
     # Saving another model over the preset drops the samplers fitted to
     # the old one.
     loaded.save_to_preset(tmp_path / "kmnist_tiny", overwrite=True)
-    assert not (tmp_path / "kmnist_tiny" / "sampler_gaussian_mixture.npz").exists()
+    assert not (
+        tmp_path / "kmnist_tiny" / "sampler_gaussian_mixture.npz"
+    ).exists()
     with pytest.raises(kvae.presets.PresetError, match="its samplers: none"):
         kvae.presets.load_sampler(tmp_path / "kmnist_tiny", loaded)
     # The preset's weights are smaller than the run's model: no optimizer
