@@ -286,19 +286,38 @@ def image_batches(data, batch_size):
         `(batches, count)`: an iterator of NumPy arrays, and the number of
         batches (`None` for a dataset or iterable).
     """
+    batches, count = labeled_batches(data, batch_size)
+    return (images for images, _ in batches), count
+
+
+def labeled_batches(data, batch_size, labels=None):
+    """`image_batches` with each batch's labels: `(images, labels)` NumPy
+    pairs, the labels `None` where there are none. For an array, the labels
+    are `labels` (an array of the same length, or `None`), sliced alike;
+    for a dataset or iterable, those of its `(images, labels)` batches."""
     if is_array(data):
         array = np.asarray(keras.ops.convert_to_numpy(data))
         count = -(-len(array) // batch_size)
         return (
-            array[i : i + batch_size] for i in range(0, len(array), batch_size)
+            (
+                array[i : i + batch_size],
+                None if labels is None else labels[i : i + batch_size],
+            )
+            for i in range(0, len(array), batch_size)
         ), count
     if is_tf_dataset(data):
         data = data.as_numpy_iterator()
 
     def batches():
         for batch in data:
-            images, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
-            yield np.asarray(keras.ops.convert_to_numpy(images))
+            images, batch_labels, _ = keras.utils.unpack_x_y_sample_weight(
+                batch
+            )
+            if batch_labels is not None:
+                batch_labels = np.asarray(
+                    keras.ops.convert_to_numpy(batch_labels)
+                )
+            yield np.asarray(keras.ops.convert_to_numpy(images)), batch_labels
 
     return batches(), None
 

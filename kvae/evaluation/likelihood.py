@@ -27,7 +27,7 @@ import numpy as np
 from keras import ops
 
 from kvae.validation import is_array
-from kvae.validation import is_tf_dataset
+from kvae.validation import labeled_batches
 
 # Decoder passes per compiled call: (samples in a chunk) x (images in a
 # batch). 10,000 28x28 images are about 30 MB of float32 output.
@@ -186,8 +186,15 @@ def importance_weighted_nll(
     # iterable (cheap next to k decoder passes per image).
     what = "data given to importance_weighted_nll"
     if is_array(x):
-        model.check_batch(ops.convert_to_numpy(x), what)
-    for images, batch_labels in _batches(x, batch_size, labels):
+        x = ops.convert_to_numpy(x)
+        model.check_batch(x, what)
+        if x.ndim < 2:
+            raise ValueError(
+                "importance_weighted_nll needs a batch of images, got an "
+                f"array of shape {x.shape}."
+            )
+    batches, _ = labeled_batches(x, batch_size, labels)
+    for images, batch_labels in batches:
         if not is_array(x):
             model.check_batch(images, what)
         images = np.asarray(images, dtype=np.float32)
@@ -234,30 +241,6 @@ def _logsumexp(log_weights):
 def _labels_kwargs(labels):
     """`labels=` for a model method, where there are labels."""
     return {} if labels is None else {"labels": labels}
-
-
-def _batches(x, batch_size, labels=None):
-    """`(images, labels)` NumPy batches from an array (with `labels`, or
-    `None`) or an iterable (with the labels of its batches, if any), the
-    images in their own dtype (checked by the caller)."""
-    if is_array(x):
-        x = np.asarray(ops.convert_to_numpy(x))
-        if x.ndim < 2:
-            raise ValueError(
-                "importance_weighted_nll needs a batch of images, got an "
-                f"array of shape {x.shape}."
-            )
-        for start in range(0, len(x), batch_size):
-            end = start + batch_size
-            yield x[start:end], None if labels is None else labels[start:end]
-        return
-    if is_tf_dataset(x):
-        x = x.as_numpy_iterator()
-    for batch in x:
-        images, batch_labels, _ = keras.utils.unpack_x_y_sample_weight(batch)
-        if batch_labels is not None:
-            batch_labels = np.asarray(ops.convert_to_numpy(batch_labels))
-        yield np.asarray(ops.convert_to_numpy(images)), batch_labels
 
 
 def _num_images(x):

@@ -15,6 +15,8 @@ from kvae import datasets
 from kvae import model_args
 from kvae.datasets.load import DEFAULT_IMAGE_SIZE
 from kvae.layers.utils import check_image_shape
+from kvae.layers.utils import check_resolutions
+from kvae.layers.utils import check_resolutions_fit
 from kvae.metrics import SSIM
 
 # The side SSIM's window needs (every run tracks SSIM).
@@ -160,19 +162,8 @@ def _check_hierarchy(config):
             f"but resolutions is {resolutions}: give one --groups entry per "
             "--resolutions entry."
         )
-    bad = [r for r in resolutions if side % r]
-    if bad or len(set(resolutions)) != len(resolutions):
-        raise ValueError(
-            f"resolutions {resolutions} do not divide the image side {side}: "
-            "every latent resolution must divide it (for 28x28: 7 14; for "
-            "64x64: 4 8 16)."
-        )
-    for small, large in zip(resolutions, resolutions[1:]):
-        if large % small:
-            raise ValueError(
-                f"resolutions {resolutions}: {large} is not a multiple of "
-                f"{small}; each must be a multiple of the next smaller one."
-            )
+    # The layers' own checks, before any data is loaded.
+    check_resolutions_fit(check_resolutions(resolutions), (side, side), "model")
     if config.latent_dims is not None:
         raise ValueError(
             f"latent_dims {config.latent_dims} is a study of one-level "

@@ -24,7 +24,7 @@ from kvae.experiment.combinations import latent_text
         (
             "likelihood",
             ["--resolutions", "5", "10"],
-            "resolutions (5, 10) do not divide the image side 28",
+            "resolutions (5, 10) do not divide the image size 28x28",
         ),
         (
             "likelihood",
