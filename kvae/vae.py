@@ -152,6 +152,8 @@ class VAE(
     """
 
     OBJECTIVES = model_args.OBJECTIVES
+    # Whether the model takes class labels (`kvae.ConditionalVAE`).
+    conditional = False
 
     def __init__(
         self,
@@ -180,6 +182,13 @@ class VAE(
         model_args.check_num_samples(num_samples)
         model_args.check_free_bits(free_bits, objective)
         prior = priors.get(prior)
+        if getattr(prior, "needs_labels", False) and not self.conditional:
+            raise ValueError(
+                f"The {type(prior).__name__} prior is p(z | y): it needs the "
+                "class labels, which only a kvae.ConditionalVAE has. Use "
+                "kvae.ConditionalVAE(..., num_classes=..., prior=...), or "
+                "another prior."
+            )
         model_args.check_sigma(sigma)
         model_args.check_image_metrics(image_metrics_batch, max_val)
         model_args.check_skip_gradient_norm(skip_gradient_norm)

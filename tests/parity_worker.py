@@ -83,6 +83,9 @@ MODELS = {
     "conditional_iwae": lambda: conditional_vae(
         objective="iwae", num_samples=2
     ),
+    "conditional_class_prior": lambda: conditional_vae(
+        prior="class_gaussian", num_samples=2
+    ),
 }
 
 

@@ -109,8 +109,15 @@ class ClassGridGIF(_base.ImageGridGIF):
 
 
 def class_grid_inputs(model, classes, columns, seed):
-    """`(codes, labels)` of a class grid: row `r` holds the same `columns`
-    codes (prior draws with `seed`), each with the label `classes[r]`."""
-    codes = _base.to_numpy(model.sample_latent(int(columns), seed=int(seed)))
+    """`(codes, labels)` of a class grid: row `r` holds `columns` prior
+    draws with `seed` and the label `classes[r]`. The same seed draws the
+    same noise in every row: the same codes under `p(z)`, the same place
+    within each class's Gaussian under `p(z | y)`."""
+    codes = [
+        _base.to_numpy(
+            model.sample_latent(int(columns), seed=int(seed), labels=int(c))
+        )
+        for c in classes
+    ]
     labels = np.repeat(np.asarray(classes), int(columns))
-    return np.tile(codes, (len(classes), 1)).astype("float32"), labels
+    return np.concatenate(codes).astype("float32"), labels

@@ -139,6 +139,12 @@ def check_combinations(config):
         )
     if config.conditional:
         _check_conditional(config)
+    elif config.prior == "class_gaussian":
+        raise ValueError(
+            "prior class_gaussian is p(z | y), a Gaussian per class: it "
+            "needs the labels of a conditional model. Add --conditional, "
+            "or choose another --prior."
+        )
     _check_image_side(config)
     if (
         "interpolation" in config.gifs

@@ -46,7 +46,7 @@ def save_style_transfer(model, images, labels, path, class_names=None):
 
 def save_class_grid(model, path, columns=8, seed=0, class_names=None):
     """A PNG of the last frame of `kvae.callbacks.ClassGridGIF`: one row
-    per class, the same codes in each column."""
+    per class, the same prior noise in each column."""
     classes = list(range(model.num_classes))
     codes, labels = class_grid_inputs(model, classes, columns, seed)
     images = ops.convert_to_numpy(model.decode(codes, labels))

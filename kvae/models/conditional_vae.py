@@ -101,6 +101,7 @@ class ConditionalVAE(VAE):
         for role, layer in (("encoder", encoder), ("decoder", decoder)):
             _check_takes_condition(layer, role)
         prior = priors.get(kwargs.pop("prior", "standard_normal"))
+        _check_labelled_prior(prior, num_classes)
         if prior.needs_encoder:
             raise ValueError(
                 f"A ConditionalVAE cannot use the {type(prior).__name__}: "
@@ -155,15 +156,21 @@ class ConditionalVAE(VAE):
         return ops.one_hot(labels, self.num_classes, dtype="float32")
 
     def call_encoder(self, x, training=False):
-        condition = self._condition_for(x)
+        condition = self.labels_for(x)
         return self.encoder(x, condition=condition, training=training)
 
     def call_decoder(self, z, training=False):
-        condition = self._condition_for(z)
+        condition = self.labels_for(z)
         return self.decoder(z, condition=condition, training=training)
 
-    def _condition_for(self, tensor):
+    def labels_for(self, tensor):
+        """The one-hot labels `(rows, num_classes)` of the batch being
+        computed, one row per row of `tensor`: what the encoder, the
+        decoder and a prior `p(z | y)` receive."""
         condition = self.condition.value
+        if condition is None and self._pending is not None:
+            # An eager draw from the prior within sample(labels=...).
+            condition = ops.convert_to_tensor(self._pending)
         if condition is None:
             label_checks.check_labels(None, self.num_classes)
         rows, labelled = tensor.shape[0], condition.shape[0]
@@ -285,7 +292,8 @@ class ConditionalVAE(VAE):
             return super().reconstruct(x)
 
     def sample(self, n, labels=None, seed=None, temperature=1.0):
-        """Decodes `n` draws from the prior `p(z)` with `labels`.
+        """Decodes `n` draws from the prior (`p(z)`, or `p(z | y)`) with
+        `labels`.
 
         Args:
             n: int. Number of images.
@@ -299,6 +307,17 @@ class ConditionalVAE(VAE):
         self.check_sample_count(n)
         with self._given_labels(labels, n, "sample()"):
             return super().sample(n, seed=seed, temperature=temperature)
+
+    def sample_latent(self, n, seed=None, temperature=1.0, labels=None):
+        """Draws `n` codes from the prior; see `kvae.VAE.sample_latent`.
+        A prior `p(z | y)` (`kvae.priors.ClassGaussian`) needs `labels`
+        (one int, or `n` labels); the same `seed` then draws the same
+        noise for every label, so codes of different classes correspond."""
+        if labels is None and not getattr(self.prior, "needs_labels", False):
+            return super().sample_latent(n, seed, temperature)
+        self.check_sample_count(n)
+        with self._given_labels(labels, n, "sample_latent()"):
+            return super().sample_latent(n, seed, temperature)
 
     def log_importance_weights(self, x, eps, labels=None):
         """`log p(x | z, y) + log p(z) - log q(z | x, y)`; see
@@ -314,6 +333,21 @@ class ConditionalVAE(VAE):
 
 def _count(x):
     return int(np.shape(x)[0]) if not hasattr(x, "shape") else int(x.shape[0])
+
+
+def _check_labelled_prior(prior, num_classes):
+    """A prior `p(z | y)` gets the model's number of classes, or must
+    have it already."""
+    if not getattr(prior, "needs_labels", False):
+        return
+    if prior.num_classes is None:
+        prior.num_classes = num_classes
+    elif prior.num_classes != num_classes:
+        raise ValueError(
+            f"The {type(prior).__name__} prior has {prior.num_classes} "
+            f"classes but the model has {num_classes}: give the prior "
+            "num_classes=None (it takes the model's) or the same number."
+        )
 
 
 def _check_takes_condition(layer, role):

@@ -6,13 +6,17 @@ or an instance.
 - `"mixture_of_gaussians"`: `MixtureOfGaussians`, a learned mixture.
 - `"vamp"`: `VampPrior`, a mixture of the encoder's posteriors at learned
   pseudo-inputs.
+- `"class_gaussian"`: `ClassGaussian`, a learned Gaussian per class,
+  `p(z | y)`, for `kvae.ConditionalVAE` only.
 
-With a prior other than the standard normal, the KL term of the ELBO is the
+With a prior other than the standard normal (or the class Gaussian), the
+KL term of the ELBO is the
 single-sample estimate `log q(z | x) - log p(z)`.
 """
 
 import keras
 
+from kvae.priors.class_gaussian import ClassGaussian
 from kvae.priors.mixture_of_gaussians import MixtureOfGaussians
 from kvae.priors.prior import Prior
 from kvae.priors.standard_normal import StandardNormal
@@ -22,6 +26,7 @@ PRIORS = {
     "standard_normal": StandardNormal,
     "mixture_of_gaussians": MixtureOfGaussians,
     "vamp": VampPrior,
+    "class_gaussian": ClassGaussian,
 }
 
 
@@ -52,6 +57,7 @@ def get(identifier):
 
 __all__ = [
     "PRIORS",
+    "ClassGaussian",
     "MixtureOfGaussians",
     "Prior",
     "StandardNormal",

@@ -30,6 +30,8 @@ class Prior(keras.layers.Layer):
     """
 
     needs_encoder = False
+    # A prior `p(z | y)` (`ClassGaussian`) reads the model's labels.
+    needs_labels = False
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -233,3 +233,87 @@ def test_construction_errors():
         kvae.ConditionalVAE(encoder, decoder, num_classes=3, prior="vamp")
     with pytest.raises(ValueError, match="predict"):
         conditional_vae().predict(X)
+
+
+def with_class_prior(means, log_vars):
+    """A built model whose `ClassGaussian` has the given parameters."""
+    model = conditional_vae(prior="class_gaussian")
+    model.build((None, 16, 16, 1))
+    model.prior.means.assign(means)
+    model.prior.log_vars.assign(log_vars)
+    return model
+
+
+def test_the_class_prior_draws_from_the_gaussian_of_the_label():
+    means = RNG.normal(size=(NUM_CLASSES, 3)).astype("float32") * 3
+    log_vars = np.log(
+        RNG.uniform(0.1, 2.0, (NUM_CLASSES, 3)).astype("float32")
+    )
+    model = with_class_prior(means, log_vars)
+    assert model.prior.num_classes == NUM_CLASSES
+    for c in range(NUM_CLASSES):
+        z = to_numpy(model.sample_latent(4000, seed=c, labels=c))
+        np.testing.assert_allclose(z.mean(0), means[c], atol=0.15)
+        np.testing.assert_allclose(
+            z.std(0), np.exp(0.5 * log_vars[c]), rtol=0.08
+        )
+    # The same seed draws the same noise for every label.
+    z0 = to_numpy(model.sample_latent(5, seed=7, labels=0))
+    z1 = to_numpy(model.sample_latent(5, seed=7, labels=1))
+    np.testing.assert_allclose(
+        (z0 - means[0]) / np.exp(0.5 * log_vars[0]),
+        (z1 - means[1]) / np.exp(0.5 * log_vars[1]),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    with pytest.raises(ValueError, match="sample_latent\\(\\) are missing"):
+        model.sample_latent(3)
+    assert model.sample(3, labels=[0, 1, 2]).shape == (3, 16, 16, 1)
+
+
+def test_the_class_prior_kl_is_that_of_each_images_class():
+    means = RNG.normal(size=(NUM_CLASSES, 3)).astype("float32")
+    log_vars = RNG.normal(size=(NUM_CLASSES, 3)).astype("float32") * 0.5
+    model = with_class_prior(means, log_vars)
+    mu = RNG.normal(size=(8, 3)).astype("float32")
+    lv = RNG.normal(size=(8, 3)).astype("float32") * 0.3
+    labels = np.arange(8) % NUM_CLASSES
+    one_hot = np.eye(NUM_CLASSES, dtype="float32")[labels]
+    with model.condition.given(keras.ops.convert_to_tensor(one_hot)):
+        kl = to_numpy(model.prior.kl_divergence(mu, lv, mu))
+        z = RNG.normal(size=(8, 3)).astype("float32")
+        log_p = to_numpy(model.prior.log_prob(z))
+    m, v = means[labels], np.exp(log_vars[labels])
+    expected = 0.5 * (
+        log_vars[labels] - lv + (np.exp(lv) + (mu - m) ** 2) / v - 1
+    )
+    np.testing.assert_allclose(kl, expected, rtol=1e-5, atol=1e-6)
+    by_hand = -0.5 * np.sum(
+        np.log(2 * np.pi * v) + (z - m) ** 2 / v, axis=-1
+    )
+    np.testing.assert_allclose(log_p, by_hand, rtol=1e-5)
+
+
+def test_the_class_prior_trains_saves_and_is_refused_without_labels(tmp_path):
+    model = trained(prior="class_gaussian")
+    # Each class's Gaussian moved from N(0, I) on its own images.
+    means = to_numpy(model.prior.means)
+    assert np.abs(means).max() > 0
+    assert not np.allclose(means[0], means[1])
+    path = tmp_path / "class_prior.keras"
+    model.save(path)
+    loaded = kvae.load_model(path)
+    assert isinstance(loaded.prior, kvae.priors.ClassGaussian)
+    np.testing.assert_allclose(
+        to_numpy(loaded.sample_latent(4, seed=2, labels=3)),
+        to_numpy(model.sample_latent(4, seed=2, labels=3)),
+        rtol=1e-6,
+    )
+    with pytest.raises(ValueError, match="only a kvae.ConditionalVAE has"):
+        kvae.VAE(
+            kvae.layers.MLPEncoder(3),
+            kvae.layers.MLPDecoder((16, 16, 1)),
+            prior="class_gaussian",
+        )
+    with pytest.raises(ValueError, match="has 3 classes but the model has 4"):
+        conditional_vae(prior=kvae.priors.ClassGaussian(num_classes=3))

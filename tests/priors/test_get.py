@@ -8,8 +8,14 @@ import kvae
 def test_names_give_default_priors(name):
     prior = kvae.priors.get(name)
     assert type(prior) is kvae.priors.PRIORS[name]
-    model = kvae.VAE(
-        kvae.layers.MLPEncoder(2), kvae.layers.MLPDecoder(), prior=name
+    model_class, kwargs = kvae.VAE, {}
+    if prior.needs_labels:
+        model_class, kwargs = kvae.ConditionalVAE, {"num_classes": 3}
+    model = model_class(
+        kvae.layers.MLPEncoder(2),
+        kvae.layers.MLPDecoder(),
+        prior=name,
+        **kwargs,
     )
     assert type(model.prior) is kvae.priors.PRIORS[name]
     config = keras.saving.serialize_keras_object(prior)

@@ -60,6 +60,12 @@ from kvae.experiment.combinations import latent_text
             "leaves no pair of test images for the interpolation GIF",
         ),
         (
+            "kmnist",
+            ["--prior", "class_gaussian"],
+            "prior class_gaussian is p(z | y), a Gaussian per class: it "
+            "needs the labels of a conditional model. Add --conditional",
+        ),
+        (
             "dogs",
             ["--sigma", "1e-30"],
             "sigma must be 'learned', 'optimal' or a finite number >= 0.002479",
