@@ -6,7 +6,8 @@ features (and a classifier's, with --feature-model):
 - corruptions of that other half: Gaussian blur and Gaussian noise at
   three strengths each (the scores must grow with the strength);
 - the model: reconstructions of training images (the yardstick), prior
-  samples at temperatures 1 and 0.8, the fitted samplers' samples;
+  samples at temperature 1 and at --temperatures (0.8), every group of a
+  hierarchical model drawn from its prior, the fitted samplers' samples;
 - stability: FD, KID, precision and recall of train-vs-test and of the
   best sampler on 250 to N images over several seeds (mean and spread).
 
@@ -36,7 +37,7 @@ from kvae.experiment.data import load_train_arrays
 from kvae.experiment.generation import MAX_FIT_IMAGES
 from kvae.experiment.generation import generated_sets
 from kvae.experiment.sample_figure import save_sample_figure
-from kvae.samplers.sampler import decode_codes
+from kvae.samplers.sampler import prior_samples
 from kvae.utils import write_text
 from kvae.utils.platform_info import environment
 
@@ -52,6 +53,13 @@ def parse(argv=None):
     parser.add_argument("--feature-model")
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--temperatures",
+        type=float,
+        nargs="*",
+        default=[0.8],
+        help="prior temperatures scored beside temperature 1",
+    )
     parser.add_argument("--two-stage-epochs", type=int, default=50)
     parser.add_argument("--mixture-components", type=int, default=10)
     parser.add_argument("--out", required=True, help="markdown report")
@@ -79,16 +87,10 @@ def main(argv=None):
     n = min(args.images, len(x_test) // 2)
     real, other = x_test[order[:n]], x_test[order[n : 2 * n]]
     sets, fitted = generated_sets(model, config, x_train, n)
-    sets["prior_t0.8"] = np.clip(
-        decode_codes(
-            model,
-            keras.ops.convert_to_numpy(
-                model.sample_latent(n, 0, temperature=0.8)
-            ),
-        ),
-        0,
-        1,
-    )
+    for t in args.temperatures:
+        sets[f"prior_t{t:g}"] = np.clip(
+            prior_samples(model, n, temperature=t), 0, 1
+        )
     sets["test_vs_test"] = other
     for sigma in BLUR:
         sets[f"blur_{sigma}"] = gaussian_filter(
@@ -123,7 +125,11 @@ def main(argv=None):
             name: evaluation.sample_scores(reference, images, network)
             for name, images in sets.items()
         }
-        generators = ["prior", "prior_t0.8", *fitted]
+        generators = [
+            "prior",
+            *(f"prior_t{t:g}" for t in args.temperatures),
+            *fitted,
+        ]
         best[space] = min(generators, key=lambda g: rows[g]["fd"])
         lines += [f"## In the {space} space", ""] + table(rows) + [""]
         lines.append(

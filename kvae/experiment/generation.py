@@ -24,7 +24,7 @@ from kvae import evaluation
 from kvae import samplers
 from kvae.experiment.data import load_train_arrays
 from kvae.experiment.sample_figure import save_sample_figure
-from kvae.samplers.sampler import decode_codes
+from kvae.samplers.sampler import prior_samples
 
 # The training images a sampler is fitted to, at most.
 MAX_FIT_IMAGES = 20_000
@@ -128,14 +128,7 @@ def generated_sets(model, config, x_train, n, verbose=1, seed=0):
     sets = {
         "train_vs_test": train,
         "reconstructions": reconstruct_images(model, train),
-        "prior": np.clip(
-            decode_codes(
-                model,
-                keras.ops.convert_to_numpy(model.sample_latent(n, seed=seed)),
-            ),
-            0,
-            1,
-        ),
+        "prior": np.clip(prior_samples(model, n, seed), 0, 1),
     }
     fitted = {}
     for name in config.samplers:

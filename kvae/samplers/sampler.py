@@ -216,3 +216,20 @@ def decode_codes(model, z, batch_size=500):
         for i in range(0, len(z), batch_size)
     ]
     return np.concatenate(images).astype("float32")
+
+
+def prior_samples(model, n, seed=0, temperature=1.0, batch_size=500):
+    """`n` images of `model.sample` in batches (batch `i` with seed
+    `seed + i`), as a float32 NumPy array: for a hierarchical model, every
+    group drawn from its prior, not only the top one."""
+    images = [
+        ops.convert_to_numpy(
+            model.sample(
+                min(batch_size, n - start),
+                seed=seed + index,
+                temperature=temperature,
+            )
+        )
+        for index, start in enumerate(range(0, n, batch_size))
+    ]
+    return np.concatenate(images).astype("float32")

@@ -151,3 +151,26 @@ def test_errors_before_any_work(model, tmp_path):
         kvae.samplers.load_sampler(str(tmp_path / "junk.npz"), model)
     with pytest.raises(ValueError, match="end in .npz"):
         fitted.save(str(tmp_path / "g.keras"))
+
+
+def test_prior_samples_draw_every_group_in_batches(model):
+    from kvae.samplers.sampler import prior_samples
+    from tests.helpers import tiny_hierarchical_layers
+
+    got = prior_samples(model, 5, seed=3, batch_size=2)
+    expected = np.concatenate(
+        [to_numpy(model.sample(k, seed=3 + i)) for i, k in enumerate((2, 2, 1))]
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    hierarchical = kvae.HierarchicalVAE(
+        *tiny_hierarchical_layers((28, 28, 1)), seed=1
+    )
+    hierarchical.build((None, 28, 28, 1))
+    got = prior_samples(hierarchical, 4, seed=0, temperature=0.5)
+    full = hierarchical.sample(4, seed=0, temperature=0.5)
+    np.testing.assert_allclose(got, to_numpy(full), rtol=1e-6)
+    # Not the top group alone, decoded with the lower groups' prior means.
+    top_only = to_numpy(
+        hierarchical.decode(hierarchical.sample_latent(4, 0, temperature=0.5))
+    )
+    assert np.abs(got - top_only).max() > 1e-4
