@@ -87,10 +87,9 @@ def main(argv=None):
     n = min(args.images, len(x_test) // 2)
     real, other = x_test[order[:n]], x_test[order[n : 2 * n]]
     sets, fitted = generated_sets(model, config, x_train, n)
-    for t in args.temperatures:
-        sets[f"prior_t{t:g}"] = np.clip(
-            prior_samples(model, n, temperature=t), 0, 1
-        )
+    tempered = {f"prior_t{t:g}": t for t in args.temperatures}
+    for name, t in tempered.items():
+        sets[name] = np.clip(prior_samples(model, n, temperature=t), 0, 1)
     sets["test_vs_test"] = other
     for sigma in BLUR:
         sets[f"blur_{sigma}"] = gaussian_filter(
@@ -125,11 +124,7 @@ def main(argv=None):
             name: evaluation.sample_scores(reference, images, network)
             for name, images in sets.items()
         }
-        generators = [
-            "prior",
-            *(f"prior_t{t:g}" for t in args.temperatures),
-            *fitted,
-        ]
+        generators = ["prior", *tempered, *fitted]
         best[space] = min(generators, key=lambda g: rows[g]["fd"])
         lines += [f"## In the {space} space", ""] + table(rows) + [""]
         lines.append(

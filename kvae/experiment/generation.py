@@ -25,6 +25,7 @@ from kvae import samplers
 from kvae.experiment.data import load_train_arrays
 from kvae.experiment.sample_figure import save_sample_figure
 from kvae.samplers.sampler import prior_samples
+from kvae.samplers.sampler import sampler_file_name
 
 # The training images a sampler is fitted to, at most.
 MAX_FIT_IMAGES = 20_000
@@ -65,7 +66,7 @@ def score_generation(
     sets, fitted = generated_sets(model, config, x_train, n, verbose)
     if out is not None:
         for name, sampler in fitted.items():
-            sampler.save(os.path.join(out, f"sampler_{name}.npz"))
+            sampler.save(os.path.join(out, sampler_file_name(name)))
     spaces = {"random_features": None}
     accuracy = None
     if config.feature_model:

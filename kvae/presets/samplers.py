@@ -8,7 +8,9 @@ import shutil
 from kvae.presets.errors import PresetError
 from kvae.presets.loader import read_metadata
 from kvae.samplers import load_sampler as load_sampler_file
+from kvae.samplers.sampler import sampler_file_name
 
+# The names `sampler_file_name` gives, with the kind as the group.
 _FILE = re.compile(r"^sampler_(\w+)\.npz$")
 
 
@@ -31,16 +33,16 @@ def copy_samplers(source, preset_dir, samplers):
         found = sampler_files(os.fspath(source))
         for kind, path in found.items():
             shutil.copyfile(
-                path, os.path.join(preset_dir, f"sampler_{kind}.npz")
+                path, os.path.join(preset_dir, sampler_file_name(kind))
             )
         return list(found)
     for kind, sampler in samplers.items():
-        if not _FILE.match(f"sampler_{kind}.npz"):
+        if not _FILE.match(sampler_file_name(kind)):
             raise ValueError(
                 "A sampler's kind is a word (letters, digits, _); got "
                 f"{kind!r}."
             )
-        sampler.save(os.path.join(preset_dir, f"sampler_{kind}.npz"))
+        sampler.save(os.path.join(preset_dir, sampler_file_name(kind)))
     return sorted(samplers)
 
 

@@ -209,6 +209,12 @@ def training_codes(model, x, batch_size=256, verbose="auto"):
     return np.concatenate(codes)
 
 
+def sampler_file_name(kind):
+    """The file a recipe run, and a preset exported from it, keeps its
+    fitted sampler of kind `kind` in (`"gaussian_mixture"`, ...)."""
+    return f"sampler_{kind}.npz"
+
+
 def decode_codes(model, z, batch_size=500):
     """`model.decode(z)` in batches, as a float32 NumPy array."""
     images = [
