@@ -66,6 +66,13 @@ def parse(argv=None):
     args = parser.parse_args(argv)
     if not os.path.isfile(os.path.join(args.run, "model.keras")):
         parser.error(f"no model.keras in --run {args.run!r}")
+    # The report and its figure go beside each other: a missing folder
+    # would fail only after all the scoring.
+    if not os.path.isdir(os.path.dirname(args.out) or "."):
+        parser.error(
+            f"the folder of --out {args.out!r} does not exist; create it "
+            "or give a path in an existing folder"
+        )
     config = flags.data_config(
         parser,
         args,
