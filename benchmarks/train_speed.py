@@ -174,12 +174,15 @@ def _runs(args, backend):
         shape = MODELS[name][0]
         batch = args.batch_size if name.startswith("conv") else args.res_batch
         steps = args.steps if name.startswith("conv") else args.res_steps
+        latent_dim = (
+            args.latent_dim if name.startswith("conv") else args.res_latent_dim
+        )
         x = _data(shape, batch, steps)
         for precision in args.precisions:
             for metrics in (True, False) if precision == "float32" else (True,):
 
-                def build(name=name, metrics=metrics):
-                    model = build_kvae(name, args.latent_dim)
+                def build(name=name, metrics=metrics, latent_dim=latent_dim):
+                    model = build_kvae(name, latent_dim)
                     model.image_metrics = metrics
                     if not metrics:
                         model.image_trackers = []
@@ -325,6 +328,9 @@ def worker(args):
     }
     if args.quality_steps:
         out["quality"] = quality(args)
+    from kvae.precision import resolve_policy
+
+    out["auto_policy"] = resolve_policy("auto")[0]
     print("RESULTS " + json.dumps(out))
 
 
@@ -357,6 +363,7 @@ _FORWARD = (
     "res_batch",
     "res_steps",
     "latent_dim",
+    "res_latent_dim",
     "torch_threads",
     "quality_steps",
     "mnist_dir",
@@ -444,7 +451,8 @@ def to_markdown(merged, args):
     )
     lines = [
         f"Conv models: batch {args.batch_size}, {args.steps} steps per epoch; "
-        f"residual_64: batch {args.res_batch}, {args.res_steps} steps per "
+        f"residual_64 (latent {args.res_latent_dim}): batch {args.res_batch}, "
+        f"{args.res_steps} steps per "
         f"epoch. Median of {args.epochs} timed epochs per variant (after a "
         "warm-up epoch), the variants of a backend timed in turn in one "
         f"process; {args.rounds} process(es) per backend. Devices: "
@@ -520,6 +528,7 @@ def to_markdown(merged, args):
                 f"| {q['backend']} | {q['precision']} | {q['train_loss']:.1f} "
                 f"| {q['test_loss']:.1f} | {q['ssim']:.3f} | {q['psnr']:.2f} |"
             )
+    lines += _targets(rate, backends, merged, args)
     peers = [
         (KERAS_IO, "tensorflow"),
         (TORCH_EAGER, "torch"),
@@ -556,17 +565,81 @@ def to_markdown(merged, args):
     return "\n".join(lines)
 
 
+# Issue 25's targets: (backend, least ratio to TensorFlow), and the least
+# ratio of kvae (metrics off) to the plain PyTorch loop.
+BACKEND_TARGETS = (("jax", 0.8), ("torch", 0.9))
+PEER_TARGET = 1.0
+
+
+def _targets(rate, backends, merged, args):
+    """The issue-25 table: every ratio it sets a target for, and whether
+    it is met. Backend ratios use image metrics on (kvae's default) in
+    float32 and in each backend's `precision="auto"` choice."""
+    if "tensorflow" not in backends:
+        return []
+    lines = [
+        "",
+        "### Targets (issue 25)",
+        "",
+        'Image metrics on. "auto" is each backend\'s `precision="auto"` '
+        "choice on this machine ("
+        + ", ".join(f"{b}: {merged[b].get('auto_policy')}" for b in backends)
+        + ").",
+        "",
+        "| ratio | model | precision | measured | target | met |",
+        "|---|---|---|---:|---:|---|",
+    ]
+
+    def policy(backend, label):
+        return merged[backend].get("auto_policy") if label == "auto" else label
+
+    for model in args.models:
+        for label in ("float32", "auto"):
+            tf_policy = policy("tensorflow", label)
+            base = rate("tensorflow", model, precision=tf_policy)
+            for backend, target in BACKEND_TARGETS:
+                if backend not in backends or not base:
+                    continue
+                r = rate(backend, model, precision=policy(backend, label))
+                if r is None:
+                    continue
+                ratio = r / base
+                lines.append(
+                    f"| {backend} / tensorflow | {model} | {label} | "
+                    f"{ratio:.2f} | {target:.1f} | "
+                    f"{'yes' if ratio >= target else 'no'} |"
+                )
+    loop = rate("torch", "conv_pixel_shuffle", TORCH_EAGER, metrics=False)
+    for backend in backends if loop else ():
+        off = rate(backend, "conv_pixel_shuffle", metrics=False)
+        if off:
+            ratio = off / loop
+            met = "yes" if ratio >= PEER_TARGET else "no"
+            lines.append(
+                f"| kvae on {backend} / plain PyTorch loop (metrics off) | "
+                f"conv_pixel_shuffle | float32 | {ratio:.2f} | "
+                f"{PEER_TARGET:.1f} | {met} |"
+            )
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS))
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS))
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS))
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--res-batch", type=int, default=32)
-    parser.add_argument("--res-steps", type=int, default=3)
+    parser.add_argument("--res-steps", type=int, default=5)
     parser.add_argument("--latent-dim", type=int, default=16)
+    parser.add_argument(
+        "--res-latent-dim",
+        type=int,
+        default=256,
+        help="latent size of residual_64 (the dogs recipe's default)",
+    )
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument(
         "--torch-threads",
