@@ -7,9 +7,12 @@ as fast there as through XLA's own Eigen convolutions: one sub-pixel
 upsampling convolution (14x14, 64 to 128 channels, batch 128) took 20 / 20 /
 30 ms forward / input gradient / weight gradient with YNNPACK and 9 / 12 /
 15 ms without it, and the conv VAE's whole training step about 1.5 times as
-long (docs/backends.md, docs/BENCHMARKS.md). So kvae adds
-`--xla_cpu_experimental_ynn_fusion_type=` (no YNNPACK fusions) to
-`XLA_FLAGS` when it is imported under JAX, where all of these hold:
+long (docs/backends.md, docs/BENCHMARKS.md). YNNPACK's dots and reductions,
+on by default too, are kept: turning them off as well made a large float32
+matmul 1.6x slower. So kvae adds
+`--xla_cpu_experimental_ynn_fusion_type=LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,
+LIBRARY_FUSION_TYPE_REDUCE` (jaxlib 0.10's default set, less convolutions)
+to `XLA_FLAGS` when it is imported under JAX, where all of these hold:
 
 - the user's own `XLA_FLAGS` do not name that flag: a user who sets it, to
   any value, keeps their value (and the rest of their flags are never
@@ -28,7 +31,10 @@ computes: results agree to float rounding (tests/backend/test_jax_flags.py).
 import os
 
 YNN_FUSION_FLAG = "--xla_cpu_experimental_ynn_fusion_type"
-KVAE_XLA_FLAGS = (f"{YNN_FUSION_FLAG}=",)
+KVAE_XLA_FLAGS = (
+    f"{YNN_FUSION_FLAG}="
+    "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE",
+)
 # [first, last] jaxlib (major, minor) measured to gain.
 MEASURED_JAXLIB = ((0, 10), (0, 10))
 
