@@ -23,9 +23,9 @@
 # Time limits: 45 s for the tests per backend, 200 s for each
 # train_speed.py run (95 s per backend inside it; a slower backend is
 # reported as failed), so the whole check ends within 10 minutes even when
-# a step hangs. Both folders are git-ignored. Without a GPU the check still runs, says
-# so, and shrinks to a short CPU version (QUICK=1 forces that too), so it
-# can be tried anywhere. When $OUT is set, docs/BENCHMARKS.md and the logs
+# a step hangs. Both folders are git-ignored. Without a GPU the check still
+# runs, says so, and shrinks to a short CPU version (QUICK=1 forces that
+# too), so it can be tried anywhere. When $OUT is set, docs/BENCHMARKS.md and the logs
 # are copied there.
 set -u
 cd "$(dirname "$0")/.."

@@ -601,8 +601,10 @@ def _targets(rate, backends, merged, args):
         for label in ("float32", "auto"):
             tf_policy = policy("tensorflow", label)
             base = rate("tensorflow", model, precision=tf_policy, metrics=False)
+            if not base:
+                continue
             for backend, target in BACKEND_TARGETS:
-                if backend not in backends or not base:
+                if backend not in backends:
                     continue
                 r = rate(
                     backend,

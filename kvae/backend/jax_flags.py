@@ -30,6 +30,8 @@ computes: results agree to float rounding (tests/backend/test_jax_flags.py).
 
 import os
 
+from kvae.backend.versions import major_minor
+
 YNN_FUSION_FLAG = "--xla_cpu_experimental_ynn_fusion_type"
 KVAE_XLA_FLAGS = (
     f"{YNN_FUSION_FLAG}="
@@ -49,9 +51,8 @@ def flags_to_add(xla_flags, jaxlib_version):
     Returns:
         Tuple of flag strings, empty when kvae adds nothing.
     """
-    major_minor = tuple(int(part) for part in jaxlib_version.split(".")[:2])
     first, last = MEASURED_JAXLIB
-    if not first <= major_minor <= last:
+    if not first <= major_minor(jaxlib_version) <= last:
         return ()
     named = {flag.split("=", 1)[0] for flag in xla_flags.split()}
     return tuple(

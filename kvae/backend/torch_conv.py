@@ -22,6 +22,8 @@ import keras
 import torch
 from keras.src.backend.torch import nn as keras_torch_nn
 
+from kvae.backend.versions import major_minor
+
 # (major, minor) of the Keras releases with the copies, measured to gain.
 AFFECTED_KERAS = ((3, 15),)
 _KERAS_CONV = keras_torch_nn.conv
@@ -29,8 +31,7 @@ _KERAS_CONV = keras_torch_nn.conv
 
 def affected(keras_version):
     """Whether `keras_version` (e.g. `"3.15.1"`) gets the workaround."""
-    major_minor = tuple(int(part) for part in keras_version.split(".")[:2])
-    return major_minor in AFFECTED_KERAS
+    return major_minor(keras_version) in AFFECTED_KERAS
 
 
 def conv(
