@@ -22,12 +22,14 @@ from kvae import presets
 from kvae import priors
 from kvae import samplers
 from kvae.loading import load_model
+from kvae.models import ConditionalHierarchicalVAE
 from kvae.models import ConditionalVAE
 from kvae.models import HierarchicalVAE
 from kvae.vae import VAE
 from kvae.version import __version__
 
 __all__ = [
+    "ConditionalHierarchicalVAE",
     "ConditionalVAE",
     "HierarchicalVAE",
     "VAE",

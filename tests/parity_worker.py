@@ -40,6 +40,12 @@ class FixedNoiseConditionalVAE(FixedNoise, kvae.ConditionalVAE):
     pass
 
 
+class FixedNoiseConditionalHierarchicalVAE(
+    FixedNoise, kvae.ConditionalHierarchicalVAE
+):
+    pass
+
+
 def conditional_vae(**kwargs):
     return FixedNoiseConditionalVAE(
         kvae.layers.ConvEncoder(LATENT, filters=(4, 8), dense_units=16),
@@ -85,6 +91,12 @@ MODELS = {
     ),
     "conditional_class_prior": lambda: conditional_vae(
         prior="class_gaussian", num_samples=2
+    ),
+    "conditional_hierarchical": lambda: FixedNoiseConditionalHierarchicalVAE(
+        *tiny_hierarchical_layers((28, 28, 1)),
+        num_classes=3,
+        prior="class_gaussian",
+        num_samples=2,
     ),
 }
 

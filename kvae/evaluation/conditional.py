@@ -19,7 +19,9 @@ def label_accuracy(
     result against.
 
     Args:
-        model: a trained `kvae.ConditionalVAE`.
+        model: a trained `kvae.ConditionalVAE` (or
+            `kvae.ConditionalHierarchicalVAE`), or a `kvae.samplers`
+            sampler fitted to one: its `sample(n, labels=...)` is judged.
         classifier: `keras.Model` mapping images to class probabilities
             (or logits) `(n, num_classes)`.
         num_per_class: int. Samples drawn per class.
@@ -42,7 +44,7 @@ def label_accuracy(
         raise TypeError(
             "label_accuracy asks a conditional model for each class; "
             f"{type(model).__name__} has no num_classes. Use a "
-            "kvae.ConditionalVAE."
+            "kvae.ConditionalVAE, or a sampler fitted to one."
         )
     per_class = []
     for label in range(num_classes):

@@ -88,7 +88,10 @@ def not_applying(config):
         names.append("iwae_examples")
     samplers = config.samplers if config.score_images else ()
     if not config.score_images:
-        names += ["feature_model", "samplers"]
+        names.append("samplers")
+        if not config.conditional:
+            # A conditional run's classifier judges the prior's samples.
+            names.append("feature_model")
     if "gaussian_mixture" not in samplers:
         names.append("mixture_components")
     if "two_stage" not in samplers:
@@ -99,18 +102,15 @@ def not_applying(config):
 
 
 # A conditional run draws its own figures (kvae.experiment.conditional)
-# instead of these, which take no labels.
+# instead of these, which take no labels. Its samplers take labels; its
+# score_images only says whether they are fitted and judged.
 CONDITIONAL_NOT_APPLYING = [
     "gifs",
     "interpolation_grid",
     "interpolation_method",
     "interpolation_scale",
     "interpolation_steps",
-    "mixture_components",
     "reconstruction_grid",
-    "samplers",
-    "score_images",
-    "two_stage_epochs",
 ]
 
 
@@ -180,11 +180,6 @@ def _check_hierarchy(config):
 
 
 def _check_conditional(config):
-    if config.model == "hierarchical":
-        raise ValueError(
-            "conditional is for one-level models: model 'hierarchical' takes "
-            "no labels yet. Use --model conv or residual."
-        )
     if config.prior == "vamp":
         raise ValueError(
             "conditional cannot use the vamp prior: its pseudo-inputs have "

@@ -1,6 +1,8 @@
 """What a conditional run (`Config.conditional`) draws and measures
-besides the bounds: the class-grid GIF, the style-transfer figure and
-how often a classifier sees the requested class in the samples."""
+besides the bounds: the class-grid GIF, the style-transfer figure, the
+samplers fitted to the labelled training codes, and how often a
+classifier sees the requested class in the samples of the prior and of
+each sampler."""
 
 import os
 
@@ -10,7 +12,11 @@ from kvae import callbacks as kvae_callbacks
 from kvae import evaluation
 from kvae.experiment.conditional_figures import save_class_grid
 from kvae.experiment.conditional_figures import save_style_transfer
+from kvae.experiment.data import load_train_arrays
 from kvae.experiment.data import select_examples
+from kvae.experiment.generation import MAX_FIT_IMAGES
+from kvae.experiment.generation import make_sampler
+from kvae.samplers.sampler import sampler_file_name
 
 # Test images of the style-transfer figure, one of each class in turn.
 STYLE_TRANSFER_ROWS = 6
@@ -41,8 +47,12 @@ def num_classes(data):
 
 
 def conditional_results(model, config, data, out):
-    """Writes class_grid.png and style_transfer.png; returns the label
-    accuracy of the samples under `config.feature_model` (if given)."""
+    """Writes class_grid.png and style_transfer.png, and, when the run
+    scores its samples (`config.score_images`), fits `config.samplers` to
+    the labelled training codes and saves them; returns the label
+    accuracy of the prior's samples (`label_accuracy`) and of each
+    sampler's (`sampler_label_accuracy`) under `config.feature_model`, if
+    given."""
     save_class_grid(
         model,
         os.path.join(out, "class_grid.png"),
@@ -58,11 +68,44 @@ def conditional_results(model, config, data, out):
         os.path.join(out, "style_transfer.png"),
         class_names=data.class_names,
     )
+    fitted = fit_samplers(model, config, out) if config.score_images else {}
     if config.feature_model is None:
         return {}
     classifier = keras.saving.load_model(config.feature_model)
-    return {
+    results = {
         "label_accuracy": evaluation.label_accuracy(
             model, classifier, SAMPLES_PER_CLASS, seed=config.seed
         )
     }
+    if fitted:
+        # A sampler draws as the model does: sample(n, labels=, seed=).
+        results["sampler_label_accuracy"] = {
+            name: evaluation.label_accuracy(
+                sampler, classifier, SAMPLES_PER_CLASS, seed=config.seed
+            )
+            for name, sampler in fitted.items()
+        }
+    return results
+
+
+def fit_samplers(model, config, out):
+    """`config.samplers`, fitted to the codes of (at most
+    `MAX_FIT_IMAGES`) training images given their labels, each saved as
+    `sampler_<name>.npz` in `out`; by name."""
+    x_train, y_train, _ = load_train_arrays(config, MAX_FIT_IMAGES)
+    fitted = {}
+    for name in config.samplers:
+        if config.verbose:
+            print(
+                f"Fitting the {name} sampler to {len(x_train)} labelled "
+                "training codes.",
+                flush=True,
+            )
+        fitted[name] = make_sampler(name, config).fit(
+            model,
+            x_train,
+            labels=y_train,
+            verbose=1 if config.verbose == 1 else 0,
+        )
+        fitted[name].save(os.path.join(out, sampler_file_name(name)))
+    return fitted

@@ -30,6 +30,7 @@ from kvae.experiment.report import prepare_output
 from kvae.experiment.report import run_metrics
 from kvae.experiment.report import save_model
 from kvae.experiment.report import summary_text
+from kvae.models import ConditionalHierarchicalVAE
 from kvae.models import ConditionalVAE
 from kvae.models import HierarchicalVAE
 from kvae.utils import write_json
@@ -39,8 +40,9 @@ from kvae.vae import VAE
 
 
 def build_model(config, image_shape, steps_per_epoch=1, classes=None):
-    """The `kvae.VAE` (or `kvae.HierarchicalVAE`, or with
-    `config.conditional` a `kvae.ConditionalVAE` of `classes` classes) of
+    """The `kvae.VAE` or `kvae.HierarchicalVAE` (with `config.conditional`
+    a `kvae.ConditionalVAE` or `kvae.ConditionalHierarchicalVAE` of
+    `classes` classes) of
     `config` for images of `image_shape`, with its KL warm-up counted in
     steps of `steps_per_epoch`."""
     filters = tuple(config.filters)
@@ -69,6 +71,10 @@ def build_model(config, image_shape, steps_per_epoch=1, classes=None):
             latent_channels=config.latent_channels,
             width=config.width,
         )
+        if config.conditional:
+            return ConditionalHierarchicalVAE(
+                encoder, decoder, classes, **kwargs
+            )
         return HierarchicalVAE(encoder, decoder, **kwargs)
     if config.model == "conv":
         encoder = layers.ConvEncoder(

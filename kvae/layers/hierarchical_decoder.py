@@ -4,6 +4,9 @@ import keras
 from keras import ops
 
 from kvae.layers.bottleneck_block import BottleneckBlock
+from kvae.layers.label_conditioning import DEFAULT_MODE
+from kvae.layers.label_conditioning import conditioned
+from kvae.layers.label_conditioning import conditioning_stages
 from kvae.layers.latent_group import LatentGroup
 from kvae.layers.utils import check_image_shape
 from kvae.layers.utils import check_resolutions
@@ -44,6 +47,11 @@ class HierarchicalDecoder(keras.layers.Layer):
         width: int. Channels of the state `h`.
         bottleneck: int. Channels inside the blocks.
         output_blocks: int. Residual blocks at the image size.
+        conditioning: str. How a `condition` (a label embedding, in
+            `kvae.ConditionalHierarchicalVAE`) enters the state: into the
+            initial state and after every group's write, `"film"` or
+            `"bias"` (see `kvae.layers.LabelConditioning`). So every
+            group's prior and posterior, and the image, see the label.
 
     Example:
 
@@ -68,6 +76,7 @@ class HierarchicalDecoder(keras.layers.Layer):
         width=64,
         bottleneck=16,
         output_blocks=1,
+        conditioning=DEFAULT_MODE,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -129,6 +138,14 @@ class HierarchicalDecoder(keras.layers.Layer):
             dtype=policy,
         )
         self.top_state = None
+        self.conditioning = conditioning
+        # The initial state's, then one per group; built only when a
+        # condition is given.
+        self.label_stages = conditioning_stages(
+            [self.width] * (len(self.latent_groups) + 1),
+            conditioning,
+            policy,
+        )
 
     @property
     def latent_shapes(self):
@@ -163,16 +180,18 @@ class HierarchicalDecoder(keras.layers.Layer):
         h, w, c = self.latent_shapes[0]
         return h * w * c
 
-    def initial_state(self, like):
-        """The learned top state, once per image of the batch `like`."""
+    def initial_state(self, like, condition=None):
+        """The learned top state, once per image of the batch `like`, with
+        the label `condition` mixed in when one is given."""
         size = math.prod(like.shape[1:])
         zeros = ops.zeros_like(ops.reshape(like, (-1, size))[:, :1])
         zeros = ops.reshape(zeros, (-1, 1, 1, 1))
-        return ops.cast(zeros, self.compute_dtype) + ops.cast(
+        state = ops.cast(zeros, self.compute_dtype) + ops.cast(
             self.top_state, self.compute_dtype
         )
+        return conditioned(self.label_stages, state, condition, 0)
 
-    def top_down(self, like, features, choose):
+    def top_down(self, like, features, choose, condition=None):
         """Runs the top-down path for a batch of images.
 
         Args:
@@ -186,11 +205,13 @@ class HierarchicalDecoder(keras.layers.Layer):
                 whose prior is the model's), `posterior` the pair of
                 `q(z | x, z_above)` (`None` without `features`). It returns
                 the group's code, of the group's `latent_shapes` entry.
+            condition: tensor `(batch, condition_dim)` or `None`: the
+                label embedding of a conditional model.
 
         Returns:
             The decoder output `(batch, *output_shape)`.
         """
-        state = self.initial_state(like)
+        state = self.initial_state(like, condition)
         for g, (group, i) in enumerate(
             zip(self.latent_groups, self.group_resolutions)
         ):
@@ -205,18 +226,19 @@ class HierarchicalDecoder(keras.layers.Layer):
             if features is not None:
                 posterior = group.posterior(state, features[i])
             state = group.merge(state, choose(g, prior, posterior))
+            state = conditioned(self.label_stages, state, condition, g + 1)
         for block in self.output_stack:
             state = block(state)
         out = self.output_conv(keras.activations.gelu(state))
         return depth_to_space(out, self.upsampling)
 
-    def call(self, inputs):
+    def call(self, inputs, condition=None):
         top = ops.reshape(inputs, (-1,) + self.latent_shapes[0])
 
         def prior_means(g, prior, posterior):
             return top if g == 0 else prior[0]
 
-        return self.top_down(inputs, None, prior_means)
+        return self.top_down(inputs, None, prior_means, condition)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + self.output_shape
@@ -232,6 +254,7 @@ class HierarchicalDecoder(keras.layers.Layer):
                 "width": self.width,
                 "bottleneck": self.bottleneck,
                 "output_blocks": self.output_blocks,
+                "conditioning": self.conditioning,
             }
         )
         return config

@@ -1,6 +1,9 @@
 import keras
 
 from kvae.layers.bottleneck_block import BottleneckBlock
+from kvae.layers.label_conditioning import DEFAULT_MODE
+from kvae.layers.label_conditioning import conditioned
+from kvae.layers.label_conditioning import conditioning_stages
 from kvae.layers.utils import build_by_tracing
 from kvae.layers.utils import check_resolutions
 from kvae.layers.utils import check_resolutions_fit
@@ -28,9 +31,15 @@ class HierarchicalEncoder(keras.layers.Layer):
         width: int. Channels of the residual path.
         blocks: int. Residual blocks per size.
         bottleneck: int. Channels inside each block (its 3x3 convolutions).
+        conditioning: str. How a `condition` given to `call` enters the
+            path after each block: `"film"` or `"bias"` (see
+            `kvae.layers.LabelConditioning`).
 
     Call arguments:
         inputs: images `(batch, height, width, channels)`.
+        condition: tensor `(batch, condition_dim)` or `None`. A label
+            embedding (`kvae.ConditionalHierarchicalVAE`); `None` for an
+            unconditional model, whose layer then holds no label weights.
 
     Returns:
         List of feature maps `(batch, r, r * width / height, width)`, one
@@ -46,7 +55,13 @@ class HierarchicalEncoder(keras.layers.Layer):
     """
 
     def __init__(
-        self, resolutions=(7, 14), width=64, blocks=2, bottleneck=16, **kwargs
+        self,
+        resolutions=(7, 14),
+        width=64,
+        blocks=2,
+        bottleneck=16,
+        conditioning=DEFAULT_MODE,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.resolutions = check_resolutions(resolutions)
@@ -60,6 +75,13 @@ class HierarchicalEncoder(keras.layers.Layer):
         )
         self.stages = None
         self.patch = None
+        self.conditioning = conditioning
+        # One per block; they build only when a condition is given.
+        self.label_stages = conditioning_stages(
+            [self.width] * (len(self.resolutions) * self.blocks),
+            conditioning,
+            self.dtype_policy,
+        )
 
     def build(self, input_shape):
         image_shape = tuple(input_shape[1:])
@@ -82,16 +104,18 @@ class HierarchicalEncoder(keras.layers.Layer):
         ]
         build_by_tracing(self, input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, condition=None):
         x = self.stem(space_to_depth(inputs, self.patch))
         size = x.shape[1]
         maps = {}
-        for block_size, block in zip(self.block_sizes, self.stages):
+        for index, (block_size, block) in enumerate(
+            zip(self.block_sizes, self.stages)
+        ):
             if block_size != size:
                 factor = size // block_size
                 x = keras.ops.average_pool(x, factor, factor)
                 size = block_size
-            x = block(x)
+            x = conditioned(self.label_stages, block(x), condition, index)
             maps[size] = x
         return [maps[r] for r in self.resolutions]
 
@@ -110,6 +134,7 @@ class HierarchicalEncoder(keras.layers.Layer):
                 "width": self.width,
                 "blocks": self.blocks,
                 "bottleneck": self.bottleneck,
+                "conditioning": self.conditioning,
             }
         )
         return config

@@ -4,7 +4,12 @@
 families that extend it live here and are re-exported from `kvae`.
 """
 
+from kvae.models.conditional_hierarchical_vae import ConditionalHierarchicalVAE
 from kvae.models.conditional_vae import ConditionalVAE
 from kvae.models.hierarchical_vae import HierarchicalVAE
 
-__all__ = ["ConditionalVAE", "HierarchicalVAE"]
+__all__ = [
+    "ConditionalHierarchicalVAE",
+    "ConditionalVAE",
+    "HierarchicalVAE",
+]

@@ -111,7 +111,7 @@ class HierarchicalVAE(VAE):
                 f"the decoder output_shape={tuple(image_shape)}."
             )
         features = contracts.trace_layer(
-            self.encoder,
+            self.call_encoder,
             keras.KerasTensor((None,) + tuple(image_shape)),
             f"The encoder cannot take images of shape {image_shape}",
         )
@@ -130,7 +130,7 @@ class HierarchicalVAE(VAE):
             return posterior[0]
 
         decoded = contracts.trace_layer(
-            lambda f: self.decoder.top_down(f[0], f, posterior_means),
+            lambda f: self.top_down(f[0], f, posterior_means),
             features,
             "The decoder cannot take the encoder's feature maps",
         )
@@ -138,17 +138,31 @@ class HierarchicalVAE(VAE):
         return self.decoder.top_dim
 
     def posterior(self, x, training=False):
-        features = self.encoder(x, training=training)
+        features = self.call_encoder(x, training=training)
         group = self.decoder.latent_groups[0]
-        mean, log_var = group.posterior(
-            self.decoder.initial_state(features[0]), features[0]
+        state = self.decoder.initial_state(
+            features[0], **self.path_condition(features[0])
         )
+        mean, log_var = group.posterior(state, features[0])
         return _flat32(mean), _flat32(log_var)
+
+    def top_down(self, like, features, choose):
+        """The decoder's top-down path (`HierarchicalDecoder.top_down`)
+        for the batch `like`, with what else the model gives it."""
+        return self.decoder.top_down(
+            like, features, choose, **self.path_condition(like)
+        )
+
+    def path_condition(self, like):
+        """Keyword arguments of the top-down path for the rows of `like`:
+        none here; the labels in `kvae.ConditionalHierarchicalVAE`."""
+        del like
+        return {}
 
     def sample_terms(self, x, num_samples, noise, analytic_kl, training):
         features = [
             elbo.repeat_samples(f, num_samples)
-            for f in self.encoder(x, training=training)
+            for f in self.call_encoder(x, training=training)
         ]
         shapes = self.decoder.latent_shapes
         kl_terms = [None] * len(shapes)
@@ -174,7 +188,7 @@ class HierarchicalVAE(VAE):
             return ops.reshape(z, (-1,) + shapes[g])
 
         decoder_output = ops.cast(
-            self.decoder.top_down(features[0], features, draw), "float32"
+            self.top_down(features[0], features, draw), "float32"
         )
         log_likelihood = self.log_likelihood(
             x, decoder_output, num_samples, training
@@ -225,7 +239,7 @@ class HierarchicalVAE(VAE):
 
         return elbo.output_mean(
             self.likelihood,
-            ops.cast(self.decoder.top_down(z, None, draw), "float32"),
+            ops.cast(self.top_down(z, None, draw), "float32"),
         )
 
 

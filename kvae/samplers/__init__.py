@@ -14,6 +14,11 @@ sampler.save("sampler.npz")
 sampler = kvae.samplers.load_sampler("sampler.npz", model)
 ```
 
+A conditional model's sampler is fitted with the training labels,
+`fit(model, x_train, labels=y_train)`, and draws with the labels asked
+for, `sample(n, labels=7)`: one density for all classes, or one per class
+(`by_class`).
+
 - `GaussianMixtureSampler`: a full-covariance Gaussian mixture on the
   posterior means (Ghosh et al., 2020).
 - `TwoStageSampler`: a second, small `kvae.VAE` trained on the codes (Dai

@@ -23,7 +23,7 @@ class GaussianMixtureSampler(Sampler):
             `"spherical"`, as scikit-learn has them.
         reg_covar: float. Added to the covariances' diagonals.
         max_iter: int. EM iterations.
-        temperature, seed: see `kvae.samplers.Sampler`.
+        temperature, seed, by_class: see `kvae.samplers.Sampler`.
 
     Example:
 
@@ -44,8 +44,9 @@ class GaussianMixtureSampler(Sampler):
         max_iter=200,
         temperature=1.0,
         seed=0,
+        by_class=None,
     ):
-        super().__init__(temperature=temperature, seed=seed)
+        super().__init__(temperature=temperature, seed=seed, by_class=by_class)
         if (
             not isinstance(num_components, (int, np.integer))
             or isinstance(num_components, bool)
@@ -82,7 +83,8 @@ class GaussianMixtureSampler(Sampler):
             "temperature",
             "seed",
         )
-        return {key: config[key] for key in keys}
+        args = {key: config[key] for key in keys}
+        return {**args, "by_class": config.get("by_class")}
 
     def fit_codes(self, codes, verbose):
         if len(codes) < self.num_components:

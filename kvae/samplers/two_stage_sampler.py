@@ -33,7 +33,7 @@ class TwoStageSampler(Sampler):
             under the collapsed model, so the optimal sigma stays at 1 and
             the KL term keeps the posterior at the prior (measured on the
             KMNIST and Stanford Dogs codes: a KL of 1e-5 nats).
-        temperature, seed: see `kvae.samplers.Sampler`.
+        temperature, seed, by_class: see `kvae.samplers.Sampler`.
 
     Attributes:
         second_stage: the trained second `kvae.VAE` (after `fit`).
@@ -60,26 +60,26 @@ class TwoStageSampler(Sampler):
         warmup_fraction=0.3,
         temperature=1.0,
         seed=0,
+        by_class=None,
     ):
-        super().__init__(temperature=temperature, seed=seed)
+        super().__init__(temperature=temperature, seed=seed, by_class=by_class)
         for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or (
-                value < 1
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or (value < 1)
             ):
                 raise ValueError(
                     f"{name} must be a positive int, got {value!r}."
                 )
-        self.second_latent_dim = (
-            None if latent_dim is None else int(latent_dim)
-        )
+        self.second_latent_dim = None if latent_dim is None else int(latent_dim)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.epochs = int(epochs)
         self.batch_size = int(batch_size)
         self.learning_rate = float(learning_rate)
         if not 0 <= warmup_fraction <= 1:
             raise ValueError(
-                "warmup_fraction must be in [0, 1], got "
-                f"{warmup_fraction!r}."
+                f"warmup_fraction must be in [0, 1], got {warmup_fraction!r}."
             )
         self.warmup_fraction = float(warmup_fraction)
         self.second_stage = None
@@ -97,6 +97,7 @@ class TwoStageSampler(Sampler):
             "warmup_fraction": config["warmup_fraction"],
             "temperature": config["temperature"],
             "seed": config["seed"],
+            "by_class": config.get("by_class"),
         }
 
     def _second_stage(self, code_dim, warmup_steps=0):

@@ -12,16 +12,21 @@ from tests.recipes.test_kmnist import tiny_flags
 
 
 def test_conditional_refuses_what_takes_no_labels():
-    with pytest.raises(
-        ValueError, match="model 'hierarchical' takes no labels"
-    ):
-        experiment.Config(conditional=True, model="hierarchical")
     with pytest.raises(ValueError, match="cannot use the vamp prior"):
         experiment.Config(conditional=True, prior="vamp")
     config = experiment.parse_args(experiment.Config(), ["--conditional"])
     assert config.conditional is True
-    assert "samplers" in not_applying(config)
+    # Its samplers take labels; the unconditional figures do not apply.
+    assert "samplers" not in not_applying(config)
+    assert "gifs" in not_applying(config)
+    unscored = experiment.parse_args(
+        experiment.Config(), ["--conditional", "--score-images", "0"]
+    )
+    assert "samplers" in not_applying(unscored)
+    assert "feature_model" not in not_applying(unscored)
     assert "samplers" not in not_applying(experiment.Config())
+    # The hierarchical model takes labels too.
+    experiment.Config(conditional=True, model="hierarchical")
 
 
 @pytest.mark.slow
@@ -42,6 +47,14 @@ def test_kmnist_conditional_end_to_end(
             "--no-tensorboard",
             "--feature-model",
             str(tmp_path / "classifier.keras"),
+            # Samplers fitted to the labelled codes, judged by the
+            # classifier (the last --score-images wins).
+            "--score-images",
+            "32",
+            "--samplers",
+            "gaussian_mixture",
+            "--mixture-components",
+            "2",
         ]
     )
     metrics = check_run_folder(
@@ -58,6 +71,13 @@ def test_kmnist_conditional_end_to_end(
     assert accuracy["accuracy"] == pytest.approx(np.mean(accuracy["per_class"]))
     model = kvae.load_model(out / "model.keras")
     assert isinstance(model, kvae.ConditionalVAE)
+    by_sampler = metrics["sampler_label_accuracy"]
+    assert len(by_sampler["gaussian_mixture"]["per_class"]) == 10
+    sampler = kvae.samplers.load_sampler(
+        str(out / "sampler_gaussian_mixture.npz"), model
+    )
+    assert sampler.num_classes == 10
+    assert sampler.sample(3, labels=[0, 5, 9], seed=0).shape == (3, 28, 28, 1)
     assert model.num_classes == 10
     # The reported bounds are conditional: without labels there are none.
     with pytest.raises(ValueError, match="are missing"):
