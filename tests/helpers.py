@@ -122,6 +122,18 @@ def run_under_other_backends(script, folder):
         yield backend, proc.stdout
 
 
+def randomized(model, image_shape):
+    """`model` built for images of `image_shape`, with every trainable
+    weight random (so priors, label stages and writes are not trivial)."""
+    model.build((None,) + tuple(image_shape))
+    for variable in model.trainable_variables:
+        rng = np.random.default_rng(len(variable.path))
+        variable.assign(
+            (0.3 * rng.standard_normal(variable.shape)).astype("float32")
+        )
+    return model
+
+
 def tiny_hierarchical_layers(image_shape=(8, 8, 1), groups=(1, 1)):
     """A small `HierarchicalEncoder`/`HierarchicalDecoder` pair: latent
     groups at a quarter and a half of the image side."""

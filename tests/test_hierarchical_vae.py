@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import kvae
+from tests.helpers import randomized
 from tests.helpers import tiny_hierarchical_layers
 from tests.helpers import to_numpy
 
@@ -33,17 +34,6 @@ def fixed_noise(model):
     model.draw_eps = lambda z_mean: keras.ops.convert_to_tensor(
         noise_for(z_mean)
     )
-    return model
-
-
-def randomized(model):
-    """The model built, with every weight random (non-trivial priors)."""
-    model.build((None,) + SHAPE)
-    for variable in model.trainable_variables:
-        rng = np.random.default_rng(len(variable.path))
-        variable.assign(
-            (0.3 * rng.standard_normal(variable.shape)).astype("float32")
-        )
     return model
 
 
@@ -98,7 +88,7 @@ def numpy_terms(model, x):
 
 
 def test_every_group_kl_and_the_bound_match_numpy():
-    model = fixed_noise(randomized(hvae(groups=(1, 2))))
+    model = fixed_noise(randomized(hvae(groups=(1, 2)), SHAPE))
     loss, aux = model.compute_elbo(keras.ops.convert_to_tensor(X))
     nll, kls, _ = numpy_terms(model, X)
     assert len(kls) == 3 and model.level_dims() == [32, 32, 8]
@@ -117,7 +107,9 @@ def test_every_group_kl_and_the_bound_match_numpy():
 
 
 def test_iwae_with_one_sample_is_the_sampled_elbo():
-    model = fixed_noise(randomized(hvae(objective="iwae", num_samples=1)))
+    model = fixed_noise(
+        randomized(hvae(objective="iwae", num_samples=1), SHAPE)
+    )
     loss, _ = model.compute_elbo(keras.ops.convert_to_tensor(X))
     nll, _, log_ratios = numpy_terms(model, X)
     np.testing.assert_allclose(
@@ -132,7 +124,7 @@ def test_iwae_with_one_sample_is_the_sampled_elbo():
 
 
 def test_warmup_and_free_bits_mid_ramp():
-    model = fixed_noise(randomized(hvae(kl_warmup_steps=4)))
+    model = fixed_noise(randomized(hvae(kl_warmup_steps=4), SHAPE))
     x = keras.ops.convert_to_tensor(X)
     _, aux = model.compute_elbo(x)
     kls = [float(to_numpy(aux[f"kl_loss_{i}"])) for i in (1, 2)]

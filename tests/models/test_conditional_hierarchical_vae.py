@@ -10,6 +10,7 @@ import kvae
 from kvae import experiment
 from kvae.experiment.train import build_model
 from kvae.layers.label_conditioning import LabelConditioning
+from tests.helpers import randomized
 from tests.helpers import tiny_hierarchical_layers
 from tests.helpers import to_numpy
 
@@ -28,17 +29,6 @@ def model_of(groups=(1, 2), **kwargs):
         seed=0,
         **kwargs,
     )
-
-
-def randomized(model):
-    """Built, with every weight (the label's included) random."""
-    model.build((None,) + SHAPE)
-    for variable in model.trainable_variables:
-        rng = np.random.default_rng(len(variable.path))
-        variable.assign(
-            (0.3 * rng.standard_normal(variable.shape)).astype("float32")
-        )
-    return model
 
 
 def path_records(model, label):
@@ -61,7 +51,7 @@ def path_records(model, label):
 
 
 def test_the_label_reaches_every_group_and_the_image():
-    model = randomized(model_of())
+    model = randomized(model_of(), SHAPE)
     first, image_a = path_records(model, 0)
     second, image_b = path_records(model, 2)
     assert len(first) == 3
@@ -95,7 +85,7 @@ def test_unconditional_layers_hold_no_label_weights():
 
 
 def test_the_bound_is_the_reconstruction_plus_the_group_kls():
-    model = randomized(model_of())
+    model = randomized(model_of(), SHAPE)
     model.compile(optimizer="adam")
     logs = model.evaluate(X, Y, batch_size=24, verbose=0, return_dict=True)
     kls = [logs[f"kl_loss_{i}"] for i in (1, 2, 3)]
