@@ -111,8 +111,13 @@ def test_file_loads_and_trains_under_every_other_backend(tmp_path):
         assert f"OK {backend}" in stdout
 
 
+# The labels of the conditional models' data.
+Y = np.arange(len(X)) % 3
+
+
 def new_models():
-    """One of each model kvae has beyond the plain VAE, trained a little."""
+    """One of each model kvae has beyond the plain VAE, trained a little:
+    `{name: model}`, the conditional ones' names starting "conditional"."""
     conv = dict(
         encoder=lambda: kvae.layers.ConvEncoder(
             3, filters=(4, 8), dense_units=16
@@ -141,46 +146,72 @@ def new_models():
             free_bits=0.1,
             seed=4,
         ),
+        "conditional": kvae.ConditionalVAE(
+            conv["encoder"](),
+            conv["decoder"](),
+            num_classes=3,
+            objective="iwae",
+            num_samples=2,
+            seed=4,
+        ),
+        "conditional_hierarchical": kvae.ConditionalHierarchicalVAE(
+            *tiny_hierarchical_layers((28, 28, 1)),
+            num_classes=3,
+            prior="class_gaussian",
+            num_samples=2,
+            seed=4,
+        ),
     }
-    for model in models.values():
+    for name, model in models.items():
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        model.fit(X, epochs=1, batch_size=16, verbose=0)
+        labels = Y if name.startswith("conditional") else None
+        model.fit(X, labels, epochs=1, batch_size=16, verbose=0)
     return models
 
 
 @pytest.mark.slow
 def test_new_models_load_and_train_under_every_other_backend(tmp_path):
+    """Every model of `new_models` saved here loads under each other
+    backend as the same class, gives the same reconstructions and
+    importance weights (for the same labels, for a conditional model) and
+    trains; one process per backend loads them all."""
     rng = np.random.default_rng(0)
     np.save(tmp_path / "x.npy", X[:8])
-    for name, model in new_models().items():
+    np.save(tmp_path / "y.npy", Y[:8])
+    models = new_models()
+    for name, model in models.items():
         model.save(tmp_path / f"{name}.keras")
-        np.save(
-            tmp_path / f"{name}-rec.npy", to_numpy(model.reconstruct(X[:8]))
-        )
+        labels = {"labels": Y[:8]} if name.startswith("conditional") else {}
+        rec = model.reconstruct(X[:8], *labels.values())
+        np.save(tmp_path / f"{name}-rec.npy", to_numpy(rec))
         model_eps = rng.standard_normal((2, 8, model.total_latent_dim))
         model_eps = model_eps.astype("float32")
         np.save(tmp_path / f"{name}-eps.npy", model_eps)
-        log_w = model.log_importance_weights(X[:8], model_eps)
+        log_w = model.log_importance_weights(X[:8], model_eps, **labels)
         np.save(tmp_path / f"{name}-logw.npy", to_numpy(log_w))
+    classes = {name: type(m).__name__ for name, m in models.items()}
     script = (
         "import sys, numpy as np, keras, kvae\n"
         "d = sys.argv[1]\n"
-        "x = np.load(d + '/x.npy')\n"
-        "for name in ('vamp', 'mixture_iwae', 'hierarchical'):\n"
+        "x, y = np.load(d + '/x.npy'), np.load(d + '/y.npy')\n"
+        f"for name, cls in {classes!r}.items():\n"
         "    m = keras.saving.load_model(d + f'/{name}.keras')\n"
-        "    got = keras.ops.convert_to_numpy(m.reconstruct(x))\n"
-        "    np.testing.assert_allclose(got, np.load(d + f'/{name}-rec.npy'),"
-        " atol=1e-5)\n"
+        "    assert type(m).__name__ == cls, (name, type(m))\n"
+        "    labels = {'labels': y} if name.startswith('conditional') else {}\n"
+        "    got = m.reconstruct(x, *labels.values())\n"
+        "    np.testing.assert_allclose(keras.ops.convert_to_numpy(got),"
+        " np.load(d + f'/{name}-rec.npy'), atol=1e-5)\n"
         "    eps = np.load(d + f'/{name}-eps.npy')\n"
         "    log_w = keras.ops.convert_to_numpy("
-        "m.log_importance_weights(x, eps))\n"
+        "m.log_importance_weights(x, eps, **labels))\n"
         "    np.testing.assert_allclose(log_w,"
         " np.load(d + f'/{name}-logw.npy'), rtol=1e-4)\n"
-        "    h = m.fit(np.concatenate([x] * 4), epochs=1, batch_size=8,"
+        "    y4 = np.concatenate([y] * 4) if labels else None\n"
+        "    h = m.fit(np.concatenate([x] * 4), y4, epochs=1, batch_size=8,"
         " verbose=0)\n"
         "    assert np.isfinite(h.history['loss']).all()\n"
         "    print('OK', name, keras.backend.backend())\n"
     )
     for backend, stdout in run_under_other_backends(script, tmp_path):
-        for name in ("vamp", "mixture_iwae", "hierarchical"):
+        for name in models:
             assert f"OK {name} {backend}" in stdout

@@ -24,10 +24,25 @@ STYLE_TRANSFER_ROWS = 6
 SAMPLES_PER_CLASS = 100
 
 
+# Classes drawn in the class grid and the style transfer: the first
+# ones only beyond this (Stanford Dogs' 120 would make figures of 120
+# rows or columns).
+MAX_SHOWN_CLASSES = 20
+
+
+def shown_classes(data):
+    """The classes of the run's figures: all, or the first
+    `MAX_SHOWN_CLASSES`; `None` for all."""
+    if num_classes(data) <= MAX_SHOWN_CLASSES:
+        return None
+    return list(range(MAX_SHOWN_CLASSES))
+
+
 def conditional_callbacks(config, data, out):
-    """The GIF of a conditional run: one row per class (at most 20)."""
+    """The GIF of a conditional run: one row per class (at most
+    `MAX_SHOWN_CLASSES`)."""
     names = data.class_names
-    classes = None if num_classes(data) <= 20 else list(range(20))
+    classes = shown_classes(data)
     return [
         kvae_callbacks.ClassGridGIF(
             out,
@@ -59,6 +74,7 @@ def conditional_results(model, config, data, out):
         columns=config.sample_grid,
         seed=config.seed,
         class_names=data.class_names,
+        classes=shown_classes(data),
     )
     shown = select_examples(data.y_test, STYLE_TRANSFER_ROWS)
     save_style_transfer(
@@ -67,6 +83,7 @@ def conditional_results(model, config, data, out):
         data.y_test[shown],
         os.path.join(out, "style_transfer.png"),
         class_names=data.class_names,
+        classes=shown_classes(data),
     )
     fitted = fit_samplers(model, config, out) if config.score_images else {}
     if config.feature_model is None:

@@ -29,10 +29,13 @@ def style_transfer_images(model, images, labels, classes):
     return np.concatenate([images[:, None], decoded], axis=1)
 
 
-def save_style_transfer(model, images, labels, path, class_names=None):
-    """A PNG of `style_transfer_images` for every class of the model:
-    one row per test image, its original in the first column."""
-    classes = list(range(model.num_classes))
+def save_style_transfer(
+    model, images, labels, path, class_names=None, classes=None
+):
+    """A PNG of `style_transfer_images` for `classes` (default: every
+    class of the model): one row per test image, its original in the
+    first column."""
+    classes = _classes(model, classes)
     rows = style_transfer_images(model, images, labels, classes)
     names = _names(class_names, classes)
     _save_grid(
@@ -44,23 +47,34 @@ def save_style_transfer(model, images, labels, path, class_names=None):
     )
 
 
-def save_class_grid(model, path, columns=8, seed=0, class_names=None):
+def save_class_grid(
+    model, path, columns=8, seed=0, class_names=None, classes=None
+):
     """A PNG of the last frame of `kvae.callbacks.ClassGridGIF`: one row
-    per class, the same prior noise in each column."""
-    classes = list(range(model.num_classes))
+    per class of `classes` (default: every class of the model), the same
+    prior noise in each column."""
+    classes = _classes(model, classes)
     codes, labels = class_grid_inputs(model, classes, columns, seed)
     images = ops.convert_to_numpy(model.decode(codes, labels))
-    names = _names(class_names, classes)
     _save_grid(
-        images, columns, None, "one row per class: " + " ".join(names), path
+        images,
+        columns,
+        None,
+        "one row per class, the same prior noise in each column",
+        path,
+        row_titles=_names(class_names, classes),
     )
+
+
+def _classes(model, classes):
+    return list(range(model.num_classes)) if classes is None else classes
 
 
 def _names(class_names, classes):
     return [str(class_names[c]) if class_names else str(c) for c in classes]
 
 
-def _save_grid(images, cols, column_titles, title, path):
+def _save_grid(images, cols, column_titles, title, path, row_titles=None):
     images = np.clip(np.asarray(images, "float32"), 0, 1)
     rows = len(images) // cols
     side = images.shape[1]
@@ -77,12 +91,18 @@ def _save_grid(images, cols, column_titles, title, path):
         vmax=1,
         interpolation="nearest",
     )
-    if column_titles:
+    if column_titles or row_titles:
         step = images.shape[2] + 1
         axis.set_xticks([step * i + step / 2 - 1 for i in range(cols)])
-        axis.set_xticklabels(column_titles, fontsize=7, rotation=90)
+        axis.set_xticklabels(column_titles or [], fontsize=7, rotation=90)
         axis.xaxis.tick_top()
-        axis.set_yticks([])
+        if not column_titles:
+            axis.set_xticks([])
+        step = images.shape[1] + 1
+        axis.set_yticks([step * i + step / 2 - 1 for i in range(rows)])
+        axis.set_yticklabels(row_titles or [], fontsize=7)
+        if not row_titles:
+            axis.set_yticks([])
         for spine in axis.spines.values():
             spine.set_visible(False)
     else:

@@ -84,3 +84,32 @@ def test_kmnist_conditional_end_to_end(
         kvae.evaluation.importance_weighted_nll(
             model, np.zeros((2, 28, 28, 1), "float32"), num_samples=2
         )
+
+
+def test_figures_of_many_classes_show_the_first_twenty(tmp_path):
+    import imageio.v3 as iio
+
+    from kvae.experiment.conditional import MAX_SHOWN_CLASSES
+    from kvae.experiment.conditional import shown_classes
+    from kvae.experiment.conditional_figures import save_class_grid
+
+    class Data:  # what shown_classes reads of a run's data
+        class_names = [f"breed{i}" for i in range(120)]
+
+    classes = shown_classes(Data())
+    assert classes == list(range(MAX_SHOWN_CLASSES))
+    Data.class_names = Data.class_names[:10]
+    assert shown_classes(Data()) is None
+    model = kvae.ConditionalVAE(
+        kvae.layers.MLPEncoder(2, hidden_units=(8,)),
+        kvae.layers.MLPDecoder((8, 8, 1), hidden_units=(8,)),
+        num_classes=120,
+        image_metrics=False,
+    )
+    model.build((None, 8, 8, 1))
+    heights = {}
+    for name, chosen in (("all", None), ("first", classes)):
+        path = tmp_path / f"{name}.png"
+        save_class_grid(model, path, columns=4, classes=chosen)
+        heights[name] = iio.imread(path).shape[0]
+    assert heights["first"] < heights["all"] / 3
