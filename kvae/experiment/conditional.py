@@ -15,8 +15,8 @@ from kvae.experiment.conditional_figures import save_style_transfer
 from kvae.experiment.data import load_train_arrays
 from kvae.experiment.data import select_examples
 from kvae.experiment.generation import MAX_FIT_IMAGES
-from kvae.experiment.generation import make_sampler
-from kvae.samplers.sampler import sampler_file_name
+from kvae.experiment.generation import fit_samplers
+from kvae.experiment.generation import save_samplers
 
 # Test images of the style-transfer figure, one of each class in turn.
 STYLE_TRANSFER_ROWS = 6
@@ -68,13 +68,14 @@ def conditional_results(model, config, data, out):
     accuracy of the prior's samples (`label_accuracy`) and of each
     sampler's (`sampler_label_accuracy`) under `config.feature_model`, if
     given."""
+    classes = shown_classes(data)
     save_class_grid(
         model,
         os.path.join(out, "class_grid.png"),
         columns=config.sample_grid,
         seed=config.seed,
         class_names=data.class_names,
-        classes=shown_classes(data),
+        classes=classes,
     )
     shown = select_examples(data.y_test, STYLE_TRANSFER_ROWS)
     save_style_transfer(
@@ -83,9 +84,13 @@ def conditional_results(model, config, data, out):
         data.y_test[shown],
         os.path.join(out, "style_transfer.png"),
         class_names=data.class_names,
-        classes=shown_classes(data),
+        classes=classes,
     )
-    fitted = fit_samplers(model, config, out) if config.score_images else {}
+    fitted = {}
+    if config.score_images:
+        x_train, y_train, _ = load_train_arrays(config, MAX_FIT_IMAGES)
+        fitted = fit_samplers(model, config, x_train, y_train, config.verbose)
+        save_samplers(fitted, out)
     if config.feature_model is None:
         return {}
     classifier = keras.saving.load_model(config.feature_model)
@@ -103,26 +108,3 @@ def conditional_results(model, config, data, out):
             for name, sampler in fitted.items()
         }
     return results
-
-
-def fit_samplers(model, config, out):
-    """`config.samplers`, fitted to the codes of (at most
-    `MAX_FIT_IMAGES`) training images given their labels, each saved as
-    `sampler_<name>.npz` in `out`; by name."""
-    x_train, y_train, _ = load_train_arrays(config, MAX_FIT_IMAGES)
-    fitted = {}
-    for name in config.samplers:
-        if config.verbose:
-            print(
-                f"Fitting the {name} sampler to {len(x_train)} labelled "
-                "training codes.",
-                flush=True,
-            )
-        fitted[name] = make_sampler(name, config).fit(
-            model,
-            x_train,
-            labels=y_train,
-            verbose=1 if config.verbose == 1 else 0,
-        )
-        fitted[name].save(os.path.join(out, sampler_file_name(name)))
-    return fitted

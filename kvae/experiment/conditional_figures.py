@@ -92,17 +92,17 @@ def _save_grid(images, cols, column_titles, title, path, row_titles=None):
         interpolation="nearest",
     )
     if column_titles or row_titles:
-        step = images.shape[2] + 1
-        axis.set_xticks([step * i + step / 2 - 1 for i in range(cols)])
-        axis.set_xticklabels(column_titles or [], fontsize=7, rotation=90)
-        axis.xaxis.tick_top()
-        if not column_titles:
-            axis.set_xticks([])
-        step = images.shape[1] + 1
-        axis.set_yticks([step * i + step / 2 - 1 for i in range(rows)])
-        axis.set_yticklabels(row_titles or [], fontsize=7)
-        if not row_titles:
-            axis.set_yticks([])
+        axis.set_xticks([])
+        axis.set_yticks([])
+        if column_titles:
+            step = images.shape[2] + 1
+            axis.set_xticks([step * i + step / 2 - 1 for i in range(cols)])
+            axis.set_xticklabels(column_titles, fontsize=7, rotation=90)
+            axis.xaxis.tick_top()
+        if row_titles:
+            step = images.shape[1] + 1
+            axis.set_yticks([step * i + step / 2 - 1 for i in range(rows)])
+            axis.set_yticklabels(row_titles, fontsize=7)
         for spine in axis.spines.values():
             spine.set_visible(False)
     else:

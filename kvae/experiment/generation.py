@@ -65,8 +65,7 @@ def score_generation(
     x_train = x_train[:MAX_FIT_IMAGES]
     sets, fitted = generated_sets(model, config, x_train, n, verbose)
     if out is not None:
-        for name, sampler in fitted.items():
-            sampler.save(os.path.join(out, sampler_file_name(name)))
+        save_samplers(fitted, out)
     spaces = {"random_features": None}
     accuracy = None
     if config.feature_model:
@@ -131,6 +130,15 @@ def generated_sets(model, config, x_train, n, verbose=1, seed=0):
         "reconstructions": reconstruct_images(model, train),
         "prior": np.clip(prior_samples(model, n, seed), 0, 1),
     }
+    fitted = fit_samplers(model, config, x_train, verbose=verbose)
+    for name, sampler in fitted.items():
+        sets[name] = np.clip(sampler.sample(n, seed=seed), 0, 1)
+    return sets, fitted
+
+
+def fit_samplers(model, config, x_train, labels=None, verbose=1):
+    """`config.samplers`, each fitted to the codes of `x_train` (with
+    `labels`, the training labels of a conditional model), by name."""
     fitted = {}
     for name in config.samplers:
         if verbose:
@@ -139,10 +147,16 @@ def generated_sets(model, config, x_train, n, verbose=1, seed=0):
                 flush=True,
             )
         fitted[name] = make_sampler(name, config).fit(
-            model, x_train, verbose=1 if verbose == 1 else 0
+            model, x_train, labels=labels, verbose=1 if verbose == 1 else 0
         )
-        sets[name] = np.clip(fitted[name].sample(n, seed=seed), 0, 1)
-    return sets, fitted
+    return fitted
+
+
+def save_samplers(fitted, out):
+    """Writes each fitted sampler of `fitted` (by name) into `out`, as
+    `sampler_<name>.npz`."""
+    for name, sampler in fitted.items():
+        sampler.save(os.path.join(out, sampler_file_name(name)))
 
 
 def _classifier_accuracy(path):

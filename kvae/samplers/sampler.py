@@ -141,6 +141,12 @@ class Sampler:
         density; `seed=None` advances the sampler's own generator. A
         sampler fitted by class draws row `i` from the density of class
         `labels[i]` (`labels`: one int for all, or `n` labels)."""
+        z, _ = self._codes(n, seed, temperature, labels, "sample_latent()")
+        return z
+
+    def _codes(self, n, seed, temperature, labels, what, labelled=False):
+        """`(codes, labels)`: the draws of `sample_latent` and the labels
+        checked (`labelled`: a conditional model's must be given)."""
         self._check_fitted()
         check_sample_count(n)
         temperature = (
@@ -148,9 +154,9 @@ class Sampler:
             if temperature is None
             else check_temperature(temperature)
         )
-        labels = check_sampling_labels(
-            labels, n, self.num_classes, "sample_latent()"
-        )
+        if labelled and self.num_classes is not None and labels is None:
+            check_labels(None, self.num_classes, what=f"labels of {what}")
+        labels = check_sampling_labels(labels, n, self.num_classes, what)
         rng = self._rng if seed is None else np.random.default_rng(seed)
         if self.by_class:
             if labels is None:
@@ -161,7 +167,7 @@ class Sampler:
             z = draw_by_class(self.class_samplers, labels, rng, temperature)
         else:
             z = self.draw(int(n), rng, temperature)
-        return z.astype("float32")
+        return z.astype("float32"), labels
 
     def sample(
         self, n, labels=None, seed=None, temperature=None, batch_size=500
@@ -170,15 +176,14 @@ class Sampler:
         labels)`, as a float32 NumPy array `(n, *image_shape)`; a
         conditional model's `labels` (one int, or `n` labels) also go to
         its decoder."""
-        if self.num_classes is not None and labels is None:
-            check_labels(None, self.num_classes)
-        z = self.sample_latent(n, seed, temperature, labels)
+        z, labels = self._codes(
+            n, seed, temperature, labels, "sample()", labelled=True
+        )
         if self.model is None:
             raise ValueError(
                 "This sampler was loaded without its model: pass the model "
                 "to load_sampler(path, model) to decode its codes."
             )
-        labels = check_sampling_labels(labels, n, self.num_classes, "sample()")
         return decode_codes(self.model, z, batch_size, labels)
 
     def save(self, path):
@@ -352,9 +357,10 @@ def training_codes(
         if num_classes is None:
             mean, _ = model.encode(batch)
         else:
-            batch_labels = check_labels(
-                batch_labels, num_classes, len(batch), "training labels"
-            )
+            if labels is None:  # a dataset's own labels, or none
+                batch_labels = check_labels(
+                    batch_labels, num_classes, len(batch), "training labels"
+                )
             mean, _ = model.encode(batch, labels=batch_labels)
             code_labels.append(batch_labels)
         codes.append(ops.convert_to_numpy(mean).astype("float64"))
