@@ -45,13 +45,20 @@ BLUR = (0.5, 1.0, 2.0)
 NOISE = (0.05, 0.1, 0.2)
 
 
-def parse(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_parser(description):
+    """The flags of a script that scores a trained run: --run, --dataset,
+    the data flags, --feature-model and --images."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--run", required=True, help="folder with model.keras")
     parser.add_argument("--dataset", required=True)
     flags.add_data_flags(parser)
     parser.add_argument("--feature-model")
     parser.add_argument("--images", type=int, default=2000)
+    return parser
+
+
+def parse(argv=None):
+    parser = run_parser(__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument(
         "--temperatures",
@@ -83,16 +90,26 @@ def parse(argv=None):
     return args, config
 
 
+def load_run(run, config, images):
+    """`(model, x_train, x_test, first, second)`: the model of the folder
+    `run`, the training images a sampler is fitted to, the test split, and
+    two random halves of it of `images` images each (at most half the
+    split)."""
+    model = kvae.load_model(os.path.join(run, "model.keras"))
+    x_test, _, _ = load_test_split(config)
+    x_train, _, _ = load_train_arrays(config, MAX_FIT_IMAGES)
+    order = np.random.default_rng(0).permutation(len(x_test))
+    n = min(images, len(x_test) // 2)
+    first, second = x_test[order[:n]], x_test[order[n : 2 * n]]
+    return model, x_train, x_test, first, second
+
+
 def main(argv=None):
     args, config = parse(argv)
     start = time.perf_counter()
-    model = kvae.load_model(os.path.join(args.run, "model.keras"))
-    x_test, _, _ = load_test_split(config)
-    x_train, _, _ = load_train_arrays(config, MAX_FIT_IMAGES)
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(x_test))
-    n = min(args.images, len(x_test) // 2)
-    real, other = x_test[order[:n]], x_test[order[n : 2 * n]]
+    run = load_run(args.run, config, args.images)
+    model, x_train, x_test, real, other = run
+    n = len(real)
     sets, fitted = generated_sets(model, config, x_train, n)
     tempered = {f"prior_t{t:g}": t for t in args.temperatures}
     for name, t in tempered.items():

@@ -10,10 +10,15 @@
   at once, in the features of `kvae.evaluation.RandomFeatures` (the default,
   no download), of a classifier trained by `train_feature_classifier`, or
   of any `keras.Model` you pass.
+- Data copying (`kvae.evaluation.data_copying`): `data_copying`, Meehan et
+  al.'s test of whether generated images sit closer to the training images
+  than new real images do.
 """
 
 from kvae.evaluation.classifier import train_feature_classifier
 from kvae.evaluation.conditional import label_accuracy
+from kvae.evaluation.data_copying import DataCopying
+from kvae.evaluation.data_copying import data_copying
 from kvae.evaluation.features import Features
 from kvae.evaluation.features import extract_features
 from kvae.evaluation.features import feature_extractor
@@ -31,9 +36,11 @@ from kvae.evaluation.sample_quality import precision_recall
 from kvae.evaluation.sample_quality import sample_scores
 
 __all__ = [
+    "DataCopying",
     "Features",
     "PrecisionRecall",
     "Score",
+    "data_copying",
     "evaluate",
     "evaluate_logs",
     "extract_features",

@@ -294,27 +294,38 @@ def _count_inside(queries, centres, radii, per_query_radius=False):
 
 
 def _feature_pair(real, generated, features, minimum, verbose):
-    f_real = extract_features(
-        real, features, verbose=verbose, what="real images"
+    return feature_sets(
+        {"real": real, "generated": generated}, features, minimum, verbose
     )
-    f_gen = extract_features(
-        generated, features, verbose=verbose, what="generated images"
-    )
-    if f_real.image_shape != f_gen.image_shape:
-        raise ValueError(
-            f"The real images have shape {f_real.image_shape} and the "
-            f"generated ones {f_gen.image_shape}: score images of one shape."
+
+
+def feature_sets(sets, features, minimum, verbose):
+    """The `Features` of each image set of `sets` (a dict: name -> images
+    or `Features`), in its order, checked to come from one image shape and
+    one network and to hold at least `minimum` images each."""
+    extracted = {
+        name: extract_features(
+            images, features, verbose=verbose, what=f"{name} images"
         )
-    if f_real.model_name != f_gen.model_name:
-        raise ValueError(
-            f"The real features come from {f_real.model_name!r} and the "
-            f"generated ones from {f_gen.model_name!r}: use one network."
-        )
-    for name, f in (("real", f_real), ("generated", f_gen)):
+        for name, images in sets.items()
+    }
+    (first, f_first), *others = extracted.items()
+    for name, f in others:
+        if f.image_shape != f_first.image_shape:
+            raise ValueError(
+                f"The {first} images have shape {f_first.image_shape} and "
+                f"the {name} ones {f.image_shape}: score images of one shape."
+            )
+        if f.model_name != f_first.model_name:
+            raise ValueError(
+                f"The {first} features come from {f_first.model_name!r} and "
+                f"the {name} ones from {f.model_name!r}: use one network."
+            )
+    for name, f in extracted.items():
         if len(f) < minimum:
             raise ValueError(
                 f"This score needs at least {minimum} {name} images, got "
                 f"{len(f)}; a stable score needs hundreds "
                 "(docs/sample_quality.md)."
             )
-    return f_real, f_gen
+    return tuple(extracted.values())

@@ -93,7 +93,7 @@ def not_applying(config):
             # A conditional run's classifier judges the prior's samples.
             names.append("feature_model")
     if "gaussian_mixture" not in samplers:
-        names.append("mixture_components")
+        names += ["mixture_components", "mixture_reg_covar"]
     if "two_stage" not in samplers:
         names.append("two_stage_epochs")
     if config.conditional:

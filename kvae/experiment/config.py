@@ -284,6 +284,15 @@ class Config:
         "Components of the gaussian_mixture sampler.",
         **options.COUNT,
     )
+    mixture_reg_covar: float = option(
+        1e-6,
+        "Added to the diagonal of each covariance of the gaussian_mixture "
+        "sampler (scikit-learn's reg_covar): a shrinkage that widens the "
+        "components in the directions their few codes do not span (needed "
+        "for high-dimensional codes: docs/sample_quality.md).",
+        parse=float,
+        check=options.finite_non_negative,
+    )
     two_stage_epochs: int = option(
         50, "Training epochs of the two_stage sampler.", **options.COUNT
     )

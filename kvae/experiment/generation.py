@@ -11,6 +11,14 @@ trained classifier's:
 - `prior`: `model.sample`, draws from the prior;
 - one entry per fitted sampler (`kvae.samplers`), each saved beside the
   model as `sampler_<name>.npz`.
+
+Beside the scores, `data_copying` holds Meehan et al.'s `C_T` of each
+generated set (`kvae.evaluation.data_copying`, in kvae's default
+features): a sampler can approach the yardstick's FD by copying the
+training codes, and `C_T` says whether it does. The three sets are
+compared in the decoder's own image space: reconstructions of the
+training images the samplers were fitted to, reconstructions of the test
+images (held out), and the generated images.
 """
 
 import json
@@ -24,18 +32,48 @@ from kvae import evaluation
 from kvae import samplers
 from kvae.experiment.data import load_train_arrays
 from kvae.experiment.sample_figure import save_sample_figure
+from kvae.samplers.class_codes import fits_by_class
 from kvae.samplers.sampler import prior_samples
 from kvae.samplers.sampler import sampler_file_name
 
 # The training images a sampler is fitted to, at most.
 MAX_FIT_IMAGES = 20_000
+# The fewest training codes per Gaussian-mixture component: the recipes fit
+# min(--mixture-components, codes / 15) components to each density (15
+# was KMNIST's best, 600 components on 9,000 codes; docs/sample_quality.md).
+MIN_CODES_PER_COMPONENT = 15
+# The k-means cells of the data-copying test, given enough test images
+# (40 a cell); with fewer, one cell.
+COPYING_CELLS = 10
 
 
-def make_sampler(name, config):
-    """The unfitted `kvae.samplers` sampler called `name` in `config`."""
+def make_sampler(name, config, model=None, num_codes=None, verbose=0):
+    """The unfitted `kvae.samplers` sampler called `name` in `config`.
+
+    Given the `model` and the `num_codes` it will be fitted to, the
+    Gaussian mixture gets at most one component per
+    `MIN_CODES_PER_COMPONENT` codes of each density it fits (per class
+    where it fits one per class), which it says when `verbose`.
+    """
     if name == "gaussian_mixture":
+        components = config.mixture_components
+        if num_codes is not None:
+            per_density = num_codes
+            if fits_by_class(model):
+                per_density //= model.num_classes
+            most = max(1, per_density // MIN_CODES_PER_COMPONENT)
+            if most < components and verbose:
+                print(
+                    f"  {per_density} codes a density: {most} mixture "
+                    f"components instead of {components} (at least "
+                    f"{MIN_CODES_PER_COMPONENT} codes each).",
+                    flush=True,
+                )
+            components = min(components, most)
         return samplers.GaussianMixtureSampler(
-            config.mixture_components, seed=config.seed
+            components,
+            reg_covar=config.mixture_reg_covar,
+            seed=config.seed,
         )
     return samplers.SAMPLERS[name](
         epochs=config.two_stage_epochs, seed=config.seed
@@ -100,6 +138,9 @@ def score_generation(
             scores["random_features"][best]["fd"]
             / scores["random_features"]["reconstructions"]["fd"]
         ),
+        "data_copying": copying_statistics(
+            model, x_train, real, sets, ["reconstructions", *generators]
+        ),
         "seconds": time.perf_counter() - start,
     }
     if out is not None:
@@ -112,6 +153,34 @@ def score_generation(
             {g: scores["random_features"][g]["fd"] for g in panels},
         )
     return block
+
+
+def copying_statistics(model, x_train, x_test, sets, names):
+    """`{"statistic": {name: C_T}, "num_cells": ...}`: Meehan et al.'s
+    data-copying statistic of each set of `sets` named in `names`, against
+    the reconstructions of `x_train` (the sampler's training images) with
+    those of `x_test` held out (see the module)."""
+    train = evaluation.extract_features(
+        reconstruct_images(model, x_train), verbose=0
+    )
+    held_out = evaluation.extract_features(
+        reconstruct_images(model, x_test), verbose=0
+    )
+    num_cells = COPYING_CELLS if len(x_test) >= 40 * COPYING_CELLS else 1
+    # The paper's 20 generated images a cell, fewer for a tiny run.
+    min_per_cell = max(1, min(20, len(x_test) // (2 * num_cells)))
+    statistics = {
+        name: evaluation.data_copying(
+            train,
+            held_out,
+            sets[name],
+            num_cells=num_cells,
+            min_per_cell=min_per_cell,
+            verbose=0,
+        ).statistic
+        for name in names
+    }
+    return {"statistic": statistics, "num_cells": num_cells}
 
 
 def generated_sets(model, config, x_train, n, verbose=1, seed=0):
@@ -146,7 +215,8 @@ def fit_samplers(model, config, x_train, labels=None, verbose=1):
                 f"Fitting the {name} sampler to {len(x_train)} training codes.",
                 flush=True,
             )
-        fitted[name] = make_sampler(name, config).fit(
+        sampler = make_sampler(name, config, model, len(x_train), verbose)
+        fitted[name] = sampler.fit(
             model, x_train, labels=labels, verbose=1 if verbose == 1 else 0
         )
     return fitted
@@ -184,15 +254,19 @@ def reconstruct_images(model, x, batch_size=500):
 def generation_summary(block):
     """The lines of the run's summary about generation."""
     scores = block["scores"]["random_features"]
+    copying = block.get("data_copying", {}).get("statistic", {})
     lines = [
         f"Samples ({block['num_images']} images each, FD in kvae's random "
-        "features, lower is better):"
+        "features, lower is better; C_T data copying, << 0 copies):"
     ]
     for name, values in scores.items():
-        lines.append(
+        line = (
             f"  {name:<16} FD {values['fd']:8.2f}  precision "
             f"{values['precision']:.2f}  recall {values['recall']:.2f}"
         )
+        if name in copying:
+            line += f"  C_T {copying[name]:6.1f}"
+        lines.append(line)
     lines.append(
         f"  best sampler: {block['best_sampler']} (FD "
         f"{block['fd_ratio_to_reconstructions']:.2f}x that of the "

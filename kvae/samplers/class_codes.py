@@ -28,6 +28,17 @@ def model_classes(model):
     return None
 
 
+def fits_by_class(model, by_class=None):
+    """Whether a sampler fits one density per class to the codes of
+    `model`: `by_class` where given; by default, for a conditional model
+    whose prior is `p(z | y)` (its codes gather by class)."""
+    if by_class is not None:
+        return bool(by_class)
+    return model_classes(model) is not None and getattr(
+        model.prior, "needs_labels", False
+    )
+
+
 def check_sampling_labels(labels, n, num_classes, what):
     """`labels` (one int for all, or `n` labels) for `n` draws, as int32
     class indices, or `None` when none are given; a model without

@@ -12,6 +12,7 @@ from kvae.model_args import check_temperature
 from kvae.samplers.class_codes import check_labels
 from kvae.samplers.class_codes import check_sampling_labels
 from kvae.samplers.class_codes import draw_by_class
+from kvae.samplers.class_codes import fits_by_class
 from kvae.samplers.class_codes import model_classes
 from kvae.utils.files import atomic_path
 from kvae.validation import is_array
@@ -97,11 +98,7 @@ class Sampler:
                 f"{model.name!r}."
             )
         num_classes = model_classes(model)
-        by_class = self.by_class
-        if by_class is None:
-            by_class = num_classes is not None and getattr(
-                model.prior, "needs_labels", False
-            )
+        by_class = fits_by_class(model, self.by_class)
         if by_class and num_classes is None:
             raise ValueError(
                 "by_class=True fits one density per class, but the model "

@@ -252,6 +252,7 @@ NON_DEFAULT_FLAGS = {
     "score_images": ["200"],
     "samplers": ["two_stage"],
     "mixture_components": ["5"],
+    "mixture_reg_covar": ["0.25"],
     "two_stage_epochs": ["3"],
     # Needs an existing file: tested in tests/recipes/test_generation.py.
     "feature_model": None,

@@ -52,6 +52,8 @@ def test_a_run_scores_its_samples_and_saves_its_samplers(
             "2",
             "--mixture-components",
             "3",
+            "--mixture-reg-covar",
+            "0.5",
             "--feature-model",
             str(classifier_out / "classifier.keras"),
         ]
@@ -74,18 +76,27 @@ def test_a_run_scores_its_samples_and_saves_its_samplers(
     fd = {k: v["fd"] for k, v in block["scores"]["random_features"].items()}
     assert fd["train_vs_test"] == min(fd.values())
     assert block["best_sampler"] in ("prior", "gaussian_mixture", "two_stage")
+    # Reconstructions of training images are copies by definition: the
+    # data-copying statistic finds them, and finds them the most copied.
+    copying = block["data_copying"]["statistic"]
+    assert set(copying) == sets - {"train_vs_test"}
+    assert copying["reconstructions"] < -3
+    assert copying["reconstructions"] == min(copying.values())
     with open(out / "metrics.json", encoding="utf-8") as f:
         assert (
             json.load(f)["generation"]["best_sampler"]
             == (block["best_sampler"])
         )
-    assert "best sampler" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "best sampler" in printed and "C_T" in printed
     model = kvae.load_model(str(out / "model.keras"))
     for name in ("gaussian_mixture", "two_stage"):
         sampler = kvae.samplers.load_sampler(
             str(out / f"sampler_{name}.npz"), model
         )
         assert sampler.sample(3, seed=0).shape == (3, 28, 28, 1)
+        if name == "gaussian_mixture":
+            assert sampler.reg_covar == 0.5
     assert (out / "samples.png").stat().st_size > 1000
     assert {"samples.png", "sampler_two_stage.npz"} <= set(metrics["files"])
 
@@ -105,3 +116,29 @@ def test_a_missing_feature_model_is_refused_at_parse_time(
     assert exit_info.value.code == 2
     assert "existing .keras file" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_mixture_gets_at_most_one_component_per_15_codes(capsys):
+    from types import SimpleNamespace
+
+    from kvae.experiment import Config
+    from kvae.experiment.generation import make_sampler
+
+    config = Config(mixture_components=600)
+    assert make_sampler("gaussian_mixture", config).num_components == 600
+    flat = SimpleNamespace(conditional=False)
+    assert (
+        make_sampler("gaussian_mixture", config, flat, 9000).num_components
+        == 600
+    )
+    capped = make_sampler("gaussian_mixture", config, flat, 3000, verbose=1)
+    assert capped.num_components == 200
+    assert "200 mixture components instead of 600" in capsys.readouterr().out
+    # One density per class under p(z | y): the codes of one class count.
+    by_class = SimpleNamespace(
+        conditional=True,
+        num_classes=10,
+        prior=SimpleNamespace(needs_labels=True),
+    )
+    sampler = make_sampler("gaussian_mixture", config, by_class, 9000)
+    assert sampler.num_components == 60
