@@ -1,7 +1,9 @@
 """Sweeps the Gaussian-mixture sampler's settings on one trained model.
 
 For each number of components, `reg_covar` and temperature, fits
-`kvae.samplers.GaussianMixtureSampler` to the training codes and scores
+`kvae.samplers.GaussianMixtureSampler` to the training codes (and, with
+--two-stage-epochs, `kvae.samplers.TwoStageSampler` for each number of
+epochs) and scores
 its samples against a random half of the test images (the same half as
 `sample_quality_calibration.py`): FD in kvae's random features (and a
 classifier's, with --feature-model), as a ratio to the yardstick (the
@@ -45,6 +47,13 @@ def parse(argv=None):
     parser.add_argument("--reg-covar", type=float, nargs="+", default=[1e-6])
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0])
     parser.add_argument(
+        "--two-stage-epochs",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also fit a two-stage sampler trained this many epochs",
+    )
+    parser.add_argument(
         "--reference",
         choices=("first", "second"),
         default="first",
@@ -65,9 +74,11 @@ def parse(argv=None):
         if path and not os.path.isdir(os.path.dirname(path) or "."):
             parser.error(f"the folder of {path!r} does not exist")
     # Each setting is checked here, not after the codes are encoded.
-    for k in args.components:
+    for k in args.components + args.two_stage_epochs:
         if k < 1:
-            parser.error(f"--components must be >= 1, got {k}")
+            parser.error(
+                f"--components and --two-stage-epochs must be >= 1, got {k}"
+            )
     for t in args.temperatures:
         if t <= 0:
             parser.error(f"--temperatures must be > 0, got {t}")
@@ -87,18 +98,27 @@ def main(argv=None):
         "reconstructions": reconstruct_images(model, train),
         "prior": np.clip(prior_samples(model, n), 0, 1),
     }
+    settings = {
+        f"mixture, {k}, {reg:g}": lambda k=k, reg=reg: (
+            samplers.GaussianMixtureSampler(k, reg_covar=reg)
+        )
+        for k in args.components
+        for reg in args.reg_covar
+    }
+    for epochs in args.two_stage_epochs:
+        settings[f"two-stage, {epochs} epochs"] = lambda e=epochs: (
+            samplers.TwoStageSampler(epochs=e)
+        )
     fit_seconds = {}
-    for k in args.components:
-        for reg in args.reg_covar:
-            began = time.perf_counter()
-            sampler = samplers.GaussianMixtureSampler(k, reg_covar=reg)
-            sampler.fit(model, x_train, verbose=0)
-            fit_seconds[k, reg] = time.perf_counter() - began
-            for t in args.temperatures:
-                sets[f"mixture, {k}, {reg:g}, {t:g}"] = np.clip(
-                    sampler.sample(n, seed=0, temperature=t), 0, 1
-                )
-            print(f"fitted {k} components, reg_covar {reg:g}", flush=True)
+    for setting, make in settings.items():
+        began = time.perf_counter()
+        sampler = make().fit(model, x_train, verbose=0)
+        seconds = time.perf_counter() - began
+        for t in args.temperatures:
+            name = f"{setting}, {t:g}"
+            sets[name] = np.clip(sampler.sample(n, seed=0, temperature=t), 0, 1)
+            fit_seconds[name] = seconds
+        print(f"fitted {setting} in {seconds:.0f} s", flush=True)
     spaces = {"random": None}
     if args.feature_model:
         spaces["classifier"] = evaluation.feature_extractor(
@@ -113,7 +133,7 @@ def main(argv=None):
         }
     copying = copying_statistics(model, x_train, real, sets, list(sets))
     lines = [
-        f"# Gaussian-mixture sampler settings: {args.dataset}",
+        f"# Sampler settings: {args.dataset}",
         "",
         f"Model: `{args.run}/model.keras`; {len(x_train)} training codes; "
         f"{n} images per set against {n} test images. {environment_line()}",
@@ -122,7 +142,7 @@ def main(argv=None):
         + " ".join(argv_text(argv))
         + "`",
         "",
-        "| generator (components, reg_covar, temperature) | "
+        "| generator (mixture: components, reg_covar; temperature) | "
         + " | ".join(f"FD, {s} (x yardstick)" for s in spaces)
         + " | C_T | fit (s) |",
         "| --- | " + " | ".join("---:" for _ in spaces) + " | ---: | ---: |",
@@ -132,18 +152,12 @@ def main(argv=None):
             f"{fd[s][name]:.3f} ({fd[s][name] / fd[s]['reconstructions']:.2f}x)"
             for s in spaces
         ]
-        key = name.split(", ")
-        fit = (
-            f"{fit_seconds[int(key[1]), float(key[2])]:.0f}"
-            if len(key) == 4
-            else ""
-        )
+        fit = f"{fit_seconds[name]:.0f}" if name in fit_seconds else ""
         lines.append(
             f"| {name} | {' | '.join(cells)} | "
             f"{copying['statistic'][name]:.1f} | {fit} |"
         )
-    mixtures = [name for name in sets if name.startswith("mixture")]
-    best = min(mixtures, key=lambda name: fd["random"][name])
+    best = min(fit_seconds, key=lambda name: fd["random"][name])
     lines += [
         "",
         f"Best setting in the random features: **{best}**, FD "
