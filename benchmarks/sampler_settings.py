@@ -124,14 +124,20 @@ def main(argv=None):
         spaces["classifier"] = evaluation.feature_extractor(
             keras.saving.load_model(args.feature_model)
         )
-    fd = {}
+    fd, features = {}, {}
     for space, network in spaces.items():
         reference = evaluation.extract_features(real, network, verbose=0)
-        fd[space] = {
-            name: evaluation.frechet_distance(reference, images, network).value
+        features[space] = {
+            name: evaluation.extract_features(images, network, verbose=0)
             for name, images in sets.items()
         }
-    copying = copying_statistics(model, x_train, real, sets, list(sets))
+        fd[space] = {
+            name: evaluation.frechet_distance(reference, f, network).value
+            for name, f in features[space].items()
+        }
+    copying = copying_statistics(
+        model, x_train, real, features["random"], list(sets)
+    )
     lines = [
         f"# Sampler settings: {args.dataset}",
         "",

@@ -110,7 +110,7 @@ def score_generation(
         classifier = keras.saving.load_model(config.feature_model)
         spaces["classifier"] = evaluation.feature_extractor(classifier)
         accuracy = _classifier_accuracy(config.feature_model)
-    scores = {}
+    scores, features = {}, {}
     for space, network in spaces.items():
         if verbose:
             print(
@@ -119,11 +119,15 @@ def score_generation(
                 flush=True,
             )
         reference = evaluation.extract_features(real, network, verbose=0)
-        scores[space] = {
-            name: evaluation.sample_scores(
-                reference, images, network, verbose=0
-            )
+        # Each set's features once: the data-copying test reuses the
+        # default space's.
+        features[space] = {
+            name: evaluation.extract_features(images, network, verbose=0)
             for name, images in sets.items()
+        }
+        scores[space] = {
+            name: evaluation.sample_scores(reference, f, network, verbose=0)
+            for name, f in features[space].items()
         }
     generators = ["prior", *config.samplers]
     best = min(generators, key=lambda g: scores["random_features"][g]["fd"])
@@ -139,7 +143,11 @@ def score_generation(
             / scores["random_features"]["reconstructions"]["fd"]
         ),
         "data_copying": copying_statistics(
-            model, x_train, real, sets, ["reconstructions", *generators]
+            model,
+            x_train,
+            real,
+            features["random_features"],
+            ["reconstructions", *generators],
         ),
         "seconds": time.perf_counter() - start,
     }
@@ -157,8 +165,9 @@ def score_generation(
 
 def copying_statistics(model, x_train, x_test, sets, names):
     """`{"statistic": {name: C_T}, "num_cells": ...}`: Meehan et al.'s
-    data-copying statistic of each set of `sets` named in `names`, against
-    the reconstructions of `x_train` (the sampler's training images) with
+    data-copying statistic of each set of `sets` (images, or their
+    `Features` in kvae's default features) named in `names`, against the
+    reconstructions of `x_train` (the sampler's training images) with
     those of `x_test` held out (see the module)."""
     train = evaluation.extract_features(
         reconstruct_images(model, x_train), verbose=0
