@@ -31,10 +31,10 @@ from scipy.ndimage import gaussian_filter
 
 import kvae
 from kvae import evaluation
+from kvae.experiment import Config
 from kvae.experiment import flags
 from kvae.experiment.data import load_test_split
 from kvae.experiment.data import load_train_arrays
-from kvae.experiment.generation import MAX_FIT_IMAGES
 from kvae.experiment.generation import generated_sets
 from kvae.experiment.sample_figure import save_sample_figure
 from kvae.samplers.sampler import prior_samples
@@ -54,6 +54,7 @@ def run_parser(description):
     flags.add_data_flags(parser)
     parser.add_argument("--feature-model")
     parser.add_argument("--images", type=int, default=2000)
+    flags.add_field_flags(parser, Config(), ["sampler_images"])
     return parser
 
 
@@ -84,6 +85,7 @@ def parse(argv=None):
         parser,
         args,
         two_stage_epochs=args.two_stage_epochs,
+        sampler_images=args.sampler_images,
         mixture_components=args.mixture_components,
         feature_model=args.feature_model,
     )
@@ -92,12 +94,12 @@ def parse(argv=None):
 
 def load_run(run, config, images):
     """`(model, x_train, x_test, first, second)`: the model of the folder
-    `run`, the training images a sampler is fitted to, the test split, and
-    two random halves of it of `images` images each (at most half the
-    split)."""
+    `run`, the first `config.sampler_images` training images (those a
+    sampler is fitted to), the test split, and two random halves of it of
+    `images` images each (at most half the split)."""
     model = kvae.load_model(os.path.join(run, "model.keras"))
     x_test, _, _ = load_test_split(config)
-    x_train, _, _ = load_train_arrays(config, MAX_FIT_IMAGES)
+    x_train, _, _ = load_train_arrays(config, config.sampler_images)
     order = np.random.default_rng(0).permutation(len(x_test))
     n = min(images, len(x_test) // 2)
     first, second = x_test[order[:n]], x_test[order[n : 2 * n]]

@@ -2,8 +2,8 @@
 
 For each number of components, `reg_covar` and temperature, fits
 `kvae.samplers.GaussianMixtureSampler` to the training codes (and, with
---two-stage-epochs, `kvae.samplers.TwoStageSampler` for each number of
-epochs) and scores
+--two-stage-epochs and --flow-epochs, `kvae.samplers.TwoStageSampler` and
+`kvae.samplers.FlowSampler` for each number of epochs) and scores
 its samples against a random half of the test images (the same half as
 `sample_quality_calibration.py`): FD in kvae's random features (and a
 classifier's, with --feature-model), as a ratio to the yardstick (the
@@ -54,6 +54,13 @@ def parse(argv=None):
         help="also fit a two-stage sampler trained this many epochs",
     )
     parser.add_argument(
+        "--flow-epochs",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also fit a flow sampler (RealNVP) trained this many epochs",
+    )
+    parser.add_argument(
         "--reference",
         choices=("first", "second"),
         default="first",
@@ -74,15 +81,16 @@ def parse(argv=None):
         if path and not os.path.isdir(os.path.dirname(path) or "."):
             parser.error(f"the folder of {path!r} does not exist")
     # Each setting is checked here, not after the codes are encoded.
-    for k in args.components + args.two_stage_epochs:
+    for k in args.components + args.two_stage_epochs + args.flow_epochs:
         if k < 1:
             parser.error(
-                f"--components and --two-stage-epochs must be >= 1, got {k}"
+                "--components, --two-stage-epochs and --flow-epochs must be "
+                f">= 1, got {k}"
             )
     for t in args.temperatures:
         if t <= 0:
             parser.error(f"--temperatures must be > 0, got {t}")
-    config = flags.data_config(parser, args)
+    config = flags.data_config(parser, args, sampler_images=args.sampler_images)
     return args, config
 
 
@@ -108,6 +116,10 @@ def main(argv=None):
     for epochs in args.two_stage_epochs:
         settings[f"two-stage, {epochs} epochs"] = lambda e=epochs: (
             samplers.TwoStageSampler(epochs=e)
+        )
+    for epochs in args.flow_epochs:
+        settings[f"flow, {epochs} epochs"] = lambda e=epochs: (
+            samplers.FlowSampler(epochs=e)
         )
     fit_seconds = {}
     for setting, make in settings.items():

@@ -92,10 +92,13 @@ def not_applying(config):
         if not config.conditional:
             # A conditional run's classifier judges the prior's samples.
             names.append("feature_model")
+    if not samplers:
+        names.append("sampler_images")
     if "gaussian_mixture" not in samplers:
         names += ["mixture_components", "mixture_reg_covar"]
-    if "two_stage" not in samplers:
-        names.append("two_stage_epochs")
+    for name in ("two_stage", "flow"):
+        if name not in samplers:
+            names.append(f"{name}_epochs")
     if config.conditional:
         names += CONDITIONAL_NOT_APPLYING
     return sorted(set(names))

@@ -14,7 +14,6 @@ from kvae.experiment.conditional_figures import save_class_grid
 from kvae.experiment.conditional_figures import save_style_transfer
 from kvae.experiment.data import load_train_arrays
 from kvae.experiment.data import select_examples
-from kvae.experiment.generation import MAX_FIT_IMAGES
 from kvae.experiment.generation import fit_samplers
 from kvae.experiment.generation import save_samplers
 
@@ -88,7 +87,7 @@ def conditional_results(model, config, data, out):
     )
     fitted = {}
     if config.score_images:
-        x_train, y_train, _ = load_train_arrays(config, MAX_FIT_IMAGES)
+        x_train, y_train, _ = load_train_arrays(config, config.sampler_images)
         fitted = fit_samplers(model, config, x_train, y_train, config.verbose)
         save_samplers(fitted, out)
     if config.feature_model is None:

@@ -279,6 +279,14 @@ class Config:
         nargs="*",
         choices=tuple(samplers.SAMPLERS),
     )
+    sampler_images: int | None = option(
+        20_000,
+        "Training images whose codes the samplers are fitted to: the first "
+        "N of the training split (None: all). More codes let a Gaussian "
+        "mixture fit its components without copying them "
+        "(docs/sample_quality.md); fitting time grows with them.",
+        **options.COUNT,
+    )
     mixture_components: int = option(
         10,
         "Components of the gaussian_mixture sampler.",
@@ -295,6 +303,9 @@ class Config:
     )
     two_stage_epochs: int = option(
         50, "Training epochs of the two_stage sampler.", **options.COUNT
+    )
+    flow_epochs: int = option(
+        30, "Training epochs of the flow sampler.", **options.COUNT
     )
     feature_model: str | None = option(
         None,

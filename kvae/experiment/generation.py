@@ -36,8 +36,6 @@ from kvae.samplers.class_codes import fits_by_class
 from kvae.samplers.sampler import prior_samples
 from kvae.samplers.sampler import sampler_file_name
 
-# The training images a sampler is fitted to, at most.
-MAX_FIT_IMAGES = 20_000
 # The fewest training codes per Gaussian-mixture component: the recipes fit
 # min(--mixture-components, codes / 15) components to each density (15
 # was KMNIST's best, 600 components on 9,000 codes; docs/sample_quality.md).
@@ -75,20 +73,19 @@ def make_sampler(name, config, model=None, num_codes=None, verbose=0):
             reg_covar=config.mixture_reg_covar,
             seed=config.seed,
         )
+    # The trained samplers' epochs are the config's <name>_epochs.
     return samplers.SAMPLERS[name](
-        epochs=config.two_stage_epochs, seed=config.seed
+        epochs=getattr(config, f"{name}_epochs"), seed=config.seed
     )
 
 
-def score_generation(
-    model, config, x_test, out=None, verbose=1, x_train=None
-):
+def score_generation(model, config, x_test, out=None, verbose=1, x_train=None):
     """Fits the samplers of `config`, scores every image set and writes
     the samplers and `samples.png` into `out` (if given).
 
     `x_train` is the run's training images when it holds them as a NumPy
     array, as `load_train_arrays` reads them (MNIST and KMNIST without
-    dynamic binarization): their first `MAX_FIT_IMAGES` are used rather
+    dynamic binarization): their first `config.sampler_images` are used rather
     than decoding the split again. With `None` they are loaded.
 
     Returns:
@@ -99,8 +96,8 @@ def score_generation(
     n = min(config.score_images, len(x_test))
     real = x_test[np.sort(rng.choice(len(x_test), n, replace=False))]
     if x_train is None:
-        x_train, _, _ = load_train_arrays(config, MAX_FIT_IMAGES)
-    x_train = x_train[:MAX_FIT_IMAGES]
+        x_train, _, _ = load_train_arrays(config, config.sampler_images)
+    x_train = x_train[: config.sampler_images]
     sets, fitted = generated_sets(model, config, x_train, n, verbose)
     if out is not None:
         save_samplers(fitted, out)

@@ -39,6 +39,8 @@ FILE_DESCRIPTIONS = {
     "kvae.samplers.load_sampler(path, model)",
     "sampler_two_stage.npz": "fitted sampler: "
     "kvae.samplers.load_sampler(path, model)",
+    "sampler_flow.npz": "fitted sampler: "
+    "kvae.samplers.load_sampler(path, model)",
     "class_grid.gif": "one row per class, the same prior noise in each column",
     "class_grid.png": "the class grid of the trained model",
     "style_transfer.png": "test images decoded with every other label",

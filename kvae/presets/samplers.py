@@ -60,7 +60,7 @@ def load_sampler(preset, model, kind="gaussian_mixture"):
         preset: str or path-like. A shipped preset's name or a preset
             folder.
         model: the model loaded from the same preset.
-        kind: str. `"gaussian_mixture"` or `"two_stage"`.
+        kind: str. `"gaussian_mixture"`, `"two_stage"` or `"flow"`.
 
     Returns:
         The sampler, fitted, with `sample(n)` decoding through `model`.

@@ -23,8 +23,11 @@ for, `sample(n, labels=7)`: one density for all classes, or one per class
   posterior means (Ghosh et al., 2020).
 - `TwoStageSampler`: a second, small `kvae.VAE` trained on the codes (Dai
   and Wipf, 2019).
+- `FlowSampler`: a RealNVP normalising flow trained on the codes (Dinh et
+  al., 2017).
 """
 
+from kvae.samplers.flow_sampler import FlowSampler
 from kvae.samplers.gaussian_mixture_sampler import GaussianMixtureSampler
 from kvae.samplers.sampler import Sampler
 from kvae.samplers.sampler import load_sampler
@@ -35,10 +38,12 @@ from kvae.samplers.two_stage_sampler import TwoStageSampler
 SAMPLERS = {
     "gaussian_mixture": GaussianMixtureSampler,
     "two_stage": TwoStageSampler,
+    "flow": FlowSampler,
 }
 
 __all__ = [
     "SAMPLERS",
+    "FlowSampler",
     "GaussianMixtureSampler",
     "Sampler",
     "TwoStageSampler",

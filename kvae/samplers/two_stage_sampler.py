@@ -2,11 +2,11 @@
 
 import keras
 
-from kvae.samplers.sampler import Sampler
+from kvae.samplers.network_sampler import NetworkSampler
 from kvae.samplers.sampler import decode_codes
 
 
-class TwoStageSampler(Sampler):
+class TwoStageSampler(NetworkSampler):
     """A second, small `kvae.VAE` that learns the density of the codes.
 
     Dai and Wipf's two-stage VAE: the first VAE's codes do not fill its
@@ -63,15 +63,7 @@ class TwoStageSampler(Sampler):
         by_class=None,
     ):
         super().__init__(temperature=temperature, seed=seed, by_class=by_class)
-        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-            if (
-                not isinstance(value, int)
-                or isinstance(value, bool)
-                or (value < 1)
-            ):
-                raise ValueError(
-                    f"{name} must be a positive int, got {value!r}."
-                )
+        self.check_counts(epochs=epochs, batch_size=batch_size)
         self.second_latent_dim = None if latent_dim is None else int(latent_dim)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.epochs = int(epochs)
@@ -122,9 +114,7 @@ class TwoStageSampler(Sampler):
         )
 
     def fit_codes(self, codes, verbose):
-        self.shift = codes.mean(axis=0)
-        self.scale = codes.std(axis=0) + 1e-6
-        standardised = ((codes - self.shift) / self.scale).astype("float32")
+        standardised = self.standardise(codes)
         self.second_latent_dim = self.second_latent_dim or codes.shape[1]
         steps = self.epochs * -(-len(codes) // self.batch_size)
         self.warmup_steps = int(self.warmup_fraction * steps)
@@ -144,8 +134,9 @@ class TwoStageSampler(Sampler):
 
     def draw(self, n, rng, temperature):
         u = temperature * rng.standard_normal((n, self.second_latent_dim))
-        standardised = decode_codes(self.second_stage, u.astype("float32"))
-        return standardised * self.scale + self.shift
+        return self.unstandardise(
+            decode_codes(self.second_stage, u.astype("float32"))
+        )
 
     def state(self):
         config = {
@@ -157,22 +148,16 @@ class TwoStageSampler(Sampler):
             "warmup_fraction": self.warmup_fraction,
             "warmup_steps": self.warmup_steps,
         }
-        weights = self.second_stage.get_weights()
-        arrays = {"shift": self.shift, "scale": self.scale}
-        arrays.update({f"weight_{i}": w for i, w in enumerate(weights)})
-        config["num_weights"] = len(weights)
-        return config, arrays
+        return self.network_state(self.second_stage, config)
 
     def set_state(self, config, arrays):
-        self.shift = arrays["shift"]
-        self.scale = arrays["scale"]
         # The same model as was trained: a warm-up adds a step counter
         # to the weights.
         self.warmup_steps = config["warmup_steps"]
-        self.second_stage = self._second_stage(
-            len(self.shift), self.warmup_steps
-        )
-        self.second_stage.build((None, len(self.shift)))
-        self.second_stage.set_weights(
-            [arrays[f"weight_{i}"] for i in range(config["num_weights"])]
-        )
+
+        def build(code_dim):
+            model = self._second_stage(code_dim, self.warmup_steps)
+            model.build((None, code_dim))
+            return model
+
+        self.second_stage = self.restore_network(build, config, arrays)

@@ -75,6 +75,9 @@ def run_config(metadata, shared_data):
         for key, value in fields.items()
         if key in names
     }
+    # The classifier that scored the run's samples stays on the machine
+    # that trained it, and evaluating the preset does not need it.
+    fields["feature_model"] = None
     config = experiment.Config(**fields)
     if config.manual_dir is None:
         pytest.skip(f"{metadata['path']} was trained on downloaded data")

@@ -251,9 +251,11 @@ NON_DEFAULT_FLAGS = {
     "iwae_examples": ["none"],
     "score_images": ["200"],
     "samplers": ["two_stage"],
+    "sampler_images": ["none"],
     "mixture_components": ["5"],
     "mixture_reg_covar": ["0.25"],
     "two_stage_epochs": ["3"],
+    "flow_epochs": ["4"],
     # Needs an existing file: tested in tests/recipes/test_generation.py.
     "feature_model": None,
     "gifs": ["samples", "latent_space"],

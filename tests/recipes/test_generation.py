@@ -50,6 +50,8 @@ def test_a_run_scores_its_samples_and_saves_its_samplers(
             "100",
             "--two-stage-epochs",
             "2",
+            "--flow-epochs",
+            "2",
             "--mixture-components",
             "3",
             "--mixture-reg-covar",
@@ -67,6 +69,7 @@ def test_a_run_scores_its_samples_and_saves_its_samplers(
         "prior",
         "gaussian_mixture",
         "two_stage",
+        "flow",
     }
     for space in ("random_features", "classifier"):
         assert set(block["scores"][space]) == sets
@@ -75,7 +78,7 @@ def test_a_run_scores_its_samples_and_saves_its_samplers(
     # Real training images are nearer the test images than anything made.
     fd = {k: v["fd"] for k, v in block["scores"]["random_features"].items()}
     assert fd["train_vs_test"] == min(fd.values())
-    assert block["best_sampler"] in ("prior", "gaussian_mixture", "two_stage")
+    assert block["best_sampler"] in sets - {"train_vs_test", "reconstructions"}
     # Reconstructions of training images are copies by definition: the
     # data-copying statistic finds them, and finds them the most copied.
     copying = block["data_copying"]["statistic"]
@@ -90,7 +93,7 @@ def test_a_run_scores_its_samples_and_saves_its_samplers(
     printed = capsys.readouterr().out
     assert "best sampler" in printed and "C_T" in printed
     model = kvae.load_model(str(out / "model.keras"))
-    for name in ("gaussian_mixture", "two_stage"):
+    for name in ("gaussian_mixture", "two_stage", "flow"):
         sampler = kvae.samplers.load_sampler(
             str(out / f"sampler_{name}.npz"), model
         )

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import kvae
+from kvae.samplers import FlowSampler
 from kvae.samplers import GaussianMixtureSampler
 from kvae.samplers import TwoStageSampler
 from kvae.samplers import training_codes
@@ -99,6 +100,7 @@ def test_a_sampler_by_class_saves_and_loads(models, tmp_path):
     for sampler in (
         GaussianMixtureSampler(2),
         TwoStageSampler(hidden_units=(8,), epochs=2, batch_size=10),
+        FlowSampler(num_couplings=2, hidden_units=(8,), epochs=2),
     ):
         sampler.fit(model, X, labels=Y, verbose=0)
         path = str(tmp_path / f"{type(sampler).__name__}.npz")
