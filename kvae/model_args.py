@@ -30,6 +30,14 @@ def is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def check_counts(**counts):
+    """Raises `ValueError` naming the first of `counts` (epochs, batch
+    size, components...) that is not a positive int."""
+    for name, value in counts.items():
+        if not is_int(value) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}.")
+
+
 def check_number(name, value, minimum=None, positive=False):
     """`value` is a finite number (not a string or a bool), at least
     `minimum` or positive if asked."""

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kvae.model_args import check_counts
 from kvae.model_args import check_number
 from kvae.samplers.network_sampler import NetworkSampler
 from kvae.samplers.real_nvp import RealNVP
@@ -60,7 +61,7 @@ class FlowSampler(NetworkSampler):
         by_class=None,
     ):
         super().__init__(temperature=temperature, seed=seed, by_class=by_class)
-        self.check_counts(
+        check_counts(
             num_couplings=num_couplings, epochs=epochs, batch_size=batch_size
         )
         check_number("learning_rate", learning_rate, positive=True)
@@ -126,8 +127,7 @@ class FlowSampler(NetworkSampler):
                 "sampler fitted by class keeps one per class, in "
                 "class_samplers)."
             )
-        standardised = ((codes - self.shift) / self.scale).astype("float32")
-        nll = ops.convert_to_numpy(self.flow(standardised))
+        nll = ops.convert_to_numpy(self.flow(self.standardised(codes)))
         return -nll.astype("float64") - np.sum(np.log(self.scale))
 
     def draw(self, n, rng, temperature):

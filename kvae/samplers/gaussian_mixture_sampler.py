@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
+from kvae.model_args import check_counts
 from kvae.samplers.sampler import Sampler
 
 
@@ -47,15 +48,7 @@ class GaussianMixtureSampler(Sampler):
         by_class=None,
     ):
         super().__init__(temperature=temperature, seed=seed, by_class=by_class)
-        if (
-            not isinstance(num_components, (int, np.integer))
-            or isinstance(num_components, bool)
-            or num_components < 1
-        ):
-            raise ValueError(
-                "num_components must be a positive int, got "
-                f"{num_components!r}."
-            )
+        check_counts(num_components=num_components)
         if covariance_type not in ("full", "diag", "tied", "spherical"):
             raise ValueError(
                 "covariance_type must be 'full', 'diag', 'tied' or "

@@ -2,7 +2,6 @@
 Keras network trained on the standardised codes (`TwoStageSampler`,
 `FlowSampler`)."""
 
-from kvae.model_args import is_int
 from kvae.samplers.sampler import Sampler
 
 
@@ -16,21 +15,15 @@ class NetworkSampler(Sampler):
     the network's weights.
     """
 
-    @staticmethod
-    def check_counts(**counts):
-        """Raises `ValueError` naming the first of `counts` (epochs, batch
-        size, layers...) that is not a positive int."""
-        for name, value in counts.items():
-            if not is_int(value) or value < 1:
-                raise ValueError(
-                    f"{name} must be a positive int, got {value!r}."
-                )
-
     def standardise(self, codes):
         """Stores the codes' mean and standard deviation per dimension and
         returns the codes standardised with them (float32)."""
         self.shift = codes.mean(axis=0)
         self.scale = codes.std(axis=0) + 1e-6
+        return self.standardised(codes)
+
+    def standardised(self, codes):
+        """Codes standardised with the stored statistics (float32)."""
         return ((codes - self.shift) / self.scale).astype("float32")
 
     def unstandardise(self, standardised):

@@ -87,19 +87,19 @@ class RealNVP(keras.Model):
             coupling.build((None, self.dim))
         self.built = True
 
-    def _mask(self, i, like):
-        return ops.convert_to_tensor(self.masks[i], dtype=like.dtype)
-
-    def _scale_shift(self, i, kept):
-        out = self.couplings[i](kept)
-        free = 1.0 - self._mask(i, kept)
+    def _scale_shift(self, i, x):
+        """Coupling `i`'s `(log-scale, shift)` of rows `x`, computed from
+        the dimensions it keeps and zero on them."""
+        kept = ops.convert_to_tensor(self.masks[i], dtype=x.dtype)
+        out = self.couplings[i](x * kept)
+        free = 1.0 - kept
         return ops.tanh(out[:, : self.dim]) * free, out[:, self.dim :] * free
 
     def to_noise(self, x):
         """`(z, log|det dz/dx|)` of data rows `x`."""
         log_det = ops.zeros((ops.shape(x)[0],), dtype=x.dtype)
         for i in range(self.num_couplings):
-            log_scale, shift = self._scale_shift(i, x * self._mask(i, x))
+            log_scale, shift = self._scale_shift(i, x)
             x = x * ops.exp(log_scale) + shift
             log_det = log_det + ops.sum(log_scale, axis=-1)
         return x, log_det
@@ -112,7 +112,7 @@ class RealNVP(keras.Model):
     def inverse(self, z):
         """The data rows whose noise is `z` (the flow run backwards)."""
         for i in reversed(range(self.num_couplings)):
-            log_scale, shift = self._scale_shift(i, z * self._mask(i, z))
+            log_scale, shift = self._scale_shift(i, z)
             z = (z - shift) * ops.exp(-log_scale)
         return z
 

@@ -2,6 +2,7 @@
 
 import keras
 
+from kvae.model_args import check_counts
 from kvae.samplers.network_sampler import NetworkSampler
 from kvae.samplers.sampler import decode_codes
 
@@ -63,7 +64,7 @@ class TwoStageSampler(NetworkSampler):
         by_class=None,
     ):
         super().__init__(temperature=temperature, seed=seed, by_class=by_class)
-        self.check_counts(epochs=epochs, batch_size=batch_size)
+        check_counts(epochs=epochs, batch_size=batch_size)
         self.second_latent_dim = None if latent_dim is None else int(latent_dim)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.epochs = int(epochs)
