@@ -11,7 +11,9 @@ Two views, each backend in its own subprocess:
   image metrics, the optimizer, Keras's per-step work) shows as the rest.
 
 With `--torch-profile`, the torch worker also prints `torch.profiler`'s
-table of the ten most expensive operators over ten training steps.
+table of the ten most expensive operators over ten training steps; with
+`--jax-profile`, the JAX worker prints XLA:CPU's time per kind of work and
+its slowest instructions with their shapes (`jax_op_profile.py`).
 
     python benchmarks/profile_conv_vae.py --batch-size 128
 """
@@ -20,9 +22,13 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
+
+import jax_op_profile
 
 from kvae.utils import run_with_backend
 
@@ -110,6 +116,9 @@ def worker(args):
     import kvae
 
     backend = keras.backend.backend()
+    if backend == "jax" and args.jax_profile:
+        dump_folder = tempfile.mkdtemp(prefix="kvae-hlo-")
+        jax_op_profile.add_dump_flags(dump_folder)
     if backend == "torch" and args.torch_threads:
         import torch
 
@@ -181,6 +190,12 @@ def worker(args):
     )
     if backend == "torch" and args.torch_profile:
         _torch_profile(one_step, data)
+    if backend == "jax" and args.jax_profile:
+        rows_ = jax_op_profile.profile(
+            lambda: one_step(data), 10, "jit_train_step", dump_folder
+        )
+        print(jax_op_profile.summary(rows_), file=sys.stderr)
+        shutil.rmtree(dump_folder, ignore_errors=True)
     print("RESULTS " + json.dumps({"backend": backend, "rows": rows}))
 
 
@@ -233,6 +248,7 @@ def main():
         "--no-image-metrics", dest="image_metrics", action="store_false"
     )
     parser.add_argument("--torch-profile", action="store_true")
+    parser.add_argument("--jax-profile", action="store_true")
     parser.add_argument("--torch-threads", type=int, default=None)
     parser.add_argument("--worker", action="store_true")
     args = parser.parse_args()
@@ -249,10 +265,14 @@ def main():
             cmd.append("--no-image-metrics")
         if args.torch_profile:
             cmd.append("--torch-profile")
+        if args.jax_profile:
+            cmd.append("--jax-profile")
         if args.torch_threads:
             cmd += ["--torch-threads", str(args.torch_threads)]
         proc = run_with_backend(cmd, backend, capture_output=True, text=True)
-        if args.torch_profile and backend == "torch":
+        if (args.torch_profile and backend == "torch") or (
+            args.jax_profile and backend == "jax"
+        ):
             print(proc.stderr[-6000:])
         for line in proc.stdout.splitlines():
             if line.startswith("RESULTS "):
