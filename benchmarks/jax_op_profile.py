@@ -22,7 +22,7 @@ import tempfile
 # Name prefix of an XLA:CPU instruction -> what it does, first match wins.
 CATEGORIES = (
     (("transpose", "copy", "slice"), "layout copies and transposes"),
-    (("conv", "convolution"), "convolutions (Eigen)"),
+    (("conv",), "convolutions (Eigen)"),  # conv_general_dilated, convolution
     (("ynn_fusion",), "YNNPACK fusions (dots, reductions)"),
     (("dot",), "matrix products"),
 )

@@ -191,10 +191,10 @@ def worker(args):
     if backend == "torch" and args.torch_profile:
         _torch_profile(one_step, data)
     if backend == "jax" and args.jax_profile:
-        rows_ = jax_op_profile.profile(
+        op_rows = jax_op_profile.profile(
             lambda: one_step(data), 10, "jit_train_step", dump_folder
         )
-        print(jax_op_profile.summary(rows_), file=sys.stderr)
+        print(jax_op_profile.summary(op_rows), file=sys.stderr)
         shutil.rmtree(dump_folder, ignore_errors=True)
     print("RESULTS " + json.dumps({"backend": backend, "rows": rows}))
 
