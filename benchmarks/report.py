@@ -1,6 +1,7 @@
 """Keeps `docs/BENCHMARKS.md`: each benchmark script owns one section."""
 
 import os
+import shlex
 import subprocess
 import sys
 
@@ -21,8 +22,9 @@ _HEADER = (
 
 
 def update_section(title, body, command=None):
-    """Replaces (or appends) section `## title` of BENCHMARKS.md atomically."""
-    command = command or "python " + " ".join(sys.argv)
+    """Replaces (or appends) section `## title` of BENCHMARKS.md atomically.
+    The command defaults to this process's, quoted so it can be pasted."""
+    command = command or "python " + shlex.join(sys.argv)
     start, end = f"<!-- begin {title} -->", f"<!-- end {title} -->"
     section = (
         f"{start}\n## {title}\n\n"
