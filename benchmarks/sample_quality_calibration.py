@@ -55,6 +55,9 @@ def run_parser(description):
     parser.add_argument("--feature-model")
     parser.add_argument("--images", type=int, default=2000)
     flags.add_field_flags(parser, Config(), ["sampler_images"])
+    # The field flags leave an omitted flag out of the namespace; the
+    # scripts read it, so it gets the recipes' default.
+    parser.set_defaults(sampler_images=Config().sampler_images)
     return parser
 
 

@@ -47,6 +47,21 @@ def parse(argv=None):
     parser.add_argument("--reg-covar", type=float, nargs="+", default=[1e-6])
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0])
     parser.add_argument(
+        "--levels",
+        choices=("top", "all"),
+        default="top",
+        help="the codes the samplers fit: the top group's, or (a "
+        "hierarchical model's) every group's (Sampler.fit's levels)",
+    )
+    parser.add_argument(
+        "--pca-components",
+        type=int,
+        nargs="+",
+        default=None,
+        help="also sweep the mixture's principal components (default: "
+        "none, the mixture on the codes themselves)",
+    )
+    parser.add_argument(
         "--two-stage-epochs",
         type=int,
         nargs="*",
@@ -81,11 +96,12 @@ def parse(argv=None):
         if path and not os.path.isdir(os.path.dirname(path) or "."):
             parser.error(f"the folder of {path!r} does not exist")
     # Each setting is checked here, not after the codes are encoded.
-    for k in args.components + args.two_stage_epochs + args.flow_epochs:
+    counts = args.components + args.two_stage_epochs + args.flow_epochs
+    for k in counts + (args.pca_components or []):
         if k < 1:
             parser.error(
-                "--components, --two-stage-epochs and --flow-epochs must be "
-                f">= 1, got {k}"
+                "--components, --pca-components, --two-stage-epochs and "
+                f"--flow-epochs must be >= 1, got {k}"
             )
     for t in args.temperatures:
         if t <= 0:
@@ -107,11 +123,15 @@ def main(argv=None):
         "prior": np.clip(prior_samples(model, n), 0, 1),
     }
     settings = {
-        f"mixture, {k}, {reg:g}": lambda k=k, reg=reg: (
-            samplers.GaussianMixtureSampler(k, reg_covar=reg)
+        f"mixture, {k}, {reg:g}"
+        + (f", PCA {pca}" if pca else ""): lambda k=k, reg=reg, pca=pca: (
+            samplers.GaussianMixtureSampler(
+                k, reg_covar=reg, pca_components=pca
+            )
         )
         for k in args.components
         for reg in args.reg_covar
+        for pca in args.pca_components or [None]
     }
     for epochs in args.two_stage_epochs:
         settings[f"two-stage, {epochs} epochs"] = lambda e=epochs: (
@@ -124,7 +144,7 @@ def main(argv=None):
     fit_seconds = {}
     for setting, make in settings.items():
         began = time.perf_counter()
-        sampler = make().fit(model, x_train, verbose=0)
+        sampler = make().fit(model, x_train, verbose=0, levels=args.levels)
         seconds = time.perf_counter() - began
         for t in args.temperatures:
             name = f"{setting}, {t:g}"
@@ -153,7 +173,8 @@ def main(argv=None):
     lines = [
         f"# Sampler settings: {args.dataset}",
         "",
-        f"Model: `{args.run}/model.keras`; {len(x_train)} training codes; "
+        f"Model: `{args.run}/model.keras`; {len(x_train)} training codes "
+        f"(levels: {args.levels}); "
         f"{n} images per set against {n} test images. {environment_line()}",
         "",
         "Command: `python benchmarks/sampler_settings.py "

@@ -4,6 +4,8 @@ import numpy as np
 
 from kvae.callbacks import _base
 from kvae.callbacks import _frames
+from kvae.samplers.sampler import check_levels
+from kvae.samplers.sampler import code_size
 
 _SAMPLINGS = ("auto", "manifold", "prior")
 # The manifold spans these prior quantiles on each axis (Kingma & Welling).
@@ -115,6 +117,8 @@ class SampleGIF(_base.ImageGridGIF):
 
     def setup(self):
         _base.check_model(self.model, ["decode"], who="SampleGIF")
+        # A sampler fitted to every group's codes decodes them whole.
+        self._decode = self.model.decode
         latent_dim = _base.latent_dim_of(self.model)
         rows, cols = self.grid_size
         manifold = self.sampling == "manifold" or (
@@ -131,13 +135,18 @@ class SampleGIF(_base.ImageGridGIF):
             # it trains on (fine-tuning, or more epochs after fitting).
             self.title = f"{type(self.sampler).__name__} samples"
             points = self.sampler.sample_latent(rows * cols, seed=self.seed)
-            if points.shape[1] != latent_dim:
+            levels = getattr(self.sampler, "levels", "top")
+            check_levels(self.model, levels)
+            size = code_size(self.model, levels)
+            if points.shape[1] != size:
                 raise ValueError(
                     f"The sampler draws {points.shape[1]}-D codes but the "
-                    f"model's latent is {latent_dim}-D: fit the sampler to "
-                    "this model."
+                    f"model's codes (levels={levels!r}) are {size}-D: fit "
+                    "the sampler to this model."
                 )
             self.latent_points = points
+            if levels == "all":
+                self._decode = self.model.decode_path
         elif manifold:
             self.title = "latent manifold"
             self.latent_points = manifold_grid(rows, cols)
@@ -157,7 +166,7 @@ class SampleGIF(_base.ImageGridGIF):
     def make_frame(self, label):
         if self._from_prior:
             self.latent_points = self._prior_points()
-        images = self.model.decode(self.latent_points)
+        images = self._decode(self.latent_points)
         return self.grid_frame(images, self.grid_size[1], label)
 
     def _prior_points(self):

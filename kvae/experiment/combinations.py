@@ -93,9 +93,13 @@ def not_applying(config):
             # A conditional run's classifier judges the prior's samples.
             names.append("feature_model")
     if not samplers:
-        names.append("sampler_images")
+        names += ["sampler_images", "sampler_levels"]
     if "gaussian_mixture" not in samplers:
-        names += ["mixture_components", "mixture_reg_covar"]
+        names += [
+            "mixture_components",
+            "mixture_reg_covar",
+            "mixture_pca_components",
+        ]
     for name in ("two_stage", "flow"):
         if name not in samplers:
             names.append(f"{name}_epochs")
@@ -130,6 +134,13 @@ def check_combinations(config):
         ) from None
     if config.model == "hierarchical":
         _check_hierarchy(config)
+    elif config.sampler_levels == "all":
+        raise ValueError(
+            "sampler_levels 'all' fits the samplers to the codes of every "
+            f"latent group of --model hierarchical; --model {config.model} "
+            "has one level. Use --sampler-levels top."
+        )
+    _check_pca(config)
     if config.kl_warmup_epochs > config.epochs:
         warnings.warn(
             f"kl_warmup_epochs {config.kl_warmup_epochs} is longer than the "
@@ -179,6 +190,18 @@ def _check_hierarchy(config):
             "models of these latent sizes; --model hierarchical has latent "
             "groups instead. Give --latent-dims none for one run, or "
             "--model conv or residual for the study."
+        )
+
+
+def _check_pca(config):
+    sizes = latent_sizes(config)
+    dims = sum(sizes) if config.sampler_levels == "all" else sizes[-1]
+    pca = config.mixture_pca_components
+    if pca is not None and pca > dims:
+        raise ValueError(
+            f"mixture_pca_components {pca} exceeds the {dims} dimensions of "
+            f"the codes the samplers fit (sampler_levels "
+            f"{config.sampler_levels!r}). Give at most {dims}."
         )
 
 

@@ -301,6 +301,21 @@ class Config:
         parse=float,
         check=options.finite_non_negative,
     )
+    mixture_pca_components: int | None = option(
+        None,
+        "Principal components (whitened) the gaussian_mixture sampler is "
+        "fitted in (None: the codes themselves); needed for the large codes "
+        "of --sampler-levels all (docs/sample_quality.md).",
+        **options.COUNT,
+    )
+    sampler_levels: str = option(
+        "top",
+        "The codes the samplers are fitted to: 'top' (the top group's of a "
+        "hierarchical model, its lower groups drawn from their priors) or "
+        "'all' (every group's, --model hierarchical only; give "
+        "--mixture-pca-components).",
+        choices=("top", "all"),
+    )
     two_stage_epochs: int = option(
         50, "Training epochs of the two_stage sampler.", **options.COUNT
     )

@@ -71,6 +71,7 @@ def make_sampler(name, config, model=None, num_codes=None, verbose=0):
         return samplers.GaussianMixtureSampler(
             components,
             reg_covar=config.mixture_reg_covar,
+            pca_components=config.mixture_pca_components,
             seed=config.seed,
         )
     # The trained samplers' epochs are the config's <name>_epochs.
@@ -223,7 +224,11 @@ def fit_samplers(model, config, x_train, labels=None, verbose=1):
             )
         sampler = make_sampler(name, config, model, len(x_train), verbose)
         fitted[name] = sampler.fit(
-            model, x_train, labels=labels, verbose=1 if verbose == 1 else 0
+            model,
+            x_train,
+            labels=labels,
+            verbose=1 if verbose == 1 else 0,
+            levels=config.sampler_levels,
         )
     return fitted
 

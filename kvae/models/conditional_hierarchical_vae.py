@@ -4,6 +4,7 @@ label."""
 import keras
 
 from kvae.models.conditional_vae import ConditionalVAE
+from kvae.models.conditional_vae import _count
 from kvae.models.hierarchical_vae import HierarchicalVAE
 
 
@@ -50,3 +51,15 @@ class ConditionalHierarchicalVAE(ConditionalVAE, HierarchicalVAE):
 
     def path_condition(self, like):
         return {"condition": self.labels_for(like)}
+
+    def encode_path(self, x, labels=None):
+        """Codes of every group of `q(z | x, y)` (see
+        `kvae.HierarchicalVAE.encode_path`), given each image's label."""
+        with self._given_labels(labels, _count(x), "encode_path()"):
+            return super().encode_path(x)
+
+    def decode_path(self, codes, labels=None):
+        """Mean images of `p(x | z, y)` for codes of every group and
+        labels `y` (see `kvae.HierarchicalVAE.decode_path`)."""
+        with self._given_labels(labels, _count(codes), "decode_path()"):
+            return super().decode_path(codes)

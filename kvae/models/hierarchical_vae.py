@@ -32,7 +32,9 @@ class HierarchicalVAE(VAE):
     `encode` gives the top group's posterior, `decode(z)` runs a top code
     down with every lower group at its prior mean, and `sample(n,
     temperature=t)` draws every group from its prior with its standard
-    deviation scaled by `t` (NVAE). What makes it train is measured in
+    deviation scaled by `t` (NVAE). `encode_path` and `decode_path` give
+    and take the codes of every group (what a sampler fitted with
+    `levels="all"` draws). What makes it train is measured in
     docs/hierarchical.md: KL warm-up (`kl_warmup_steps`), free bits per
     group (`free_bits`: each group's batch-mean KL counts at least
     `free_bits` nats per dimension of the group), soft-clamped
@@ -217,6 +219,63 @@ class HierarchicalVAE(VAE):
             (int(n), sum(self.level_dims()[:-1])), seed=generator
         )
         return self.inference_function("generate", self._generate)(z, eps)
+
+    @property
+    def path_dim(self):
+        """Size of the codes of `encode_path` and `decode_path`: every
+        group's dimensions, the top group's included."""
+        self.check_built("path_dim")
+        return sum(self.level_dims())
+
+    def encode_path(self, x):
+        """Codes of every group for images `x`, `(n, path_dim)`: what a
+        sampler fitted to every level (`kvae.samplers`, `levels="all"`)
+        fits its density to.
+
+        The top group's posterior mean comes first, then, bottom group
+        first, each lower group's posterior mean standardised by its prior
+        given the groups above, `(q_mean - p_mean) / p_std`, along the
+        path of posterior means. Under the prior these are standard normal
+        draws; `decode_path` inverts the standardisation, so
+        `decode_path(encode_path(x))` decodes the posterior means of every
+        group, as `reconstruct(x)` does.
+        """
+        x = self._prepare_images(x)
+        return self.inference_function("encode_path", self._encode_path)(x)
+
+    def decode_path(self, codes):
+        """Mean images for codes of every group, `(n, path_dim)`, laid out
+        as `encode_path` gives them."""
+        codes = ops.convert_to_tensor(codes, dtype="float32")
+        if len(codes.shape) != 2 or codes.shape[-1] != self.path_dim:
+            raise ValueError(
+                f"decode_path() takes codes of every group, of shape (n, "
+                f"{self.path_dim}), got {tuple(codes.shape)}."
+            )
+        top = self.level_dims()[-1]
+        return self.inference_function("generate", self._generate)(
+            codes[:, :top], codes[:, top:]
+        )
+
+    def _encode_path(self, x):
+        features = self.call_encoder(x, training=False)
+        shapes = self.decoder.latent_shapes
+        codes = [None] * len(shapes)
+
+        def standardise(g, prior, posterior):
+            q_mean = _flat32(posterior[0])
+            level = len(shapes) - 1 - g
+            if prior is None:
+                codes[level] = q_mean
+            else:
+                p_mean, p_log_var = (_flat32(t) for t in prior)
+                codes[level] = (q_mean - p_mean) * ops.exp(-0.5 * p_log_var)
+            return ops.reshape(posterior[0], (-1,) + shapes[g])
+
+        self.top_down(features[0], features, standardise)
+        # The top group first, then the lower ones bottom first: the
+        # layout of `_generate`'s (z, eps).
+        return ops.concatenate([codes[-1]] + codes[:-1], axis=-1)
 
     def _decode(self, z):
         return self._generate(z, None)

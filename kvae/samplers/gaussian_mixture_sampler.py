@@ -1,6 +1,7 @@
 """`GaussianMixtureSampler`: a Gaussian mixture fitted to the codes."""
 
 import numpy as np
+from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 
 from kvae.model_args import check_counts
@@ -18,12 +19,20 @@ class GaussianMixtureSampler(Sampler):
     means and Cholesky factors with NumPy, so samples are the same on every
     backend. `temperature` scales each component's standard deviation.
 
+    With `pca_components`, the mixture is fitted in the span of the codes'
+    first principal components, whitened (scikit-learn's `PCA`), and its
+    draws are mapped back: for codes too large for full covariances, such
+    as a hierarchical model's codes of every group (`fit(...,
+    levels="all")`).
+
     Args:
         num_components: int. Mixture components (10 in the reference).
         covariance_type: str. `"full"` (default), `"diag"`, `"tied"` or
             `"spherical"`, as scikit-learn has them.
         reg_covar: float. Added to the covariances' diagonals.
         max_iter: int. EM iterations.
+        pca_components: int or `None`. Principal components the mixture
+            is fitted in (`None`: the codes themselves).
         temperature, seed, by_class: see `kvae.samplers.Sampler`.
 
     Example:
@@ -43,12 +52,16 @@ class GaussianMixtureSampler(Sampler):
         covariance_type="full",
         reg_covar=1e-6,
         max_iter=200,
+        pca_components=None,
         temperature=1.0,
         seed=0,
         by_class=None,
     ):
         super().__init__(temperature=temperature, seed=seed, by_class=by_class)
         check_counts(num_components=num_components)
+        if pca_components is not None:
+            check_counts(pca_components=pca_components)
+            pca_components = int(pca_components)
         if covariance_type not in ("full", "diag", "tied", "spherical"):
             raise ValueError(
                 "covariance_type must be 'full', 'diag', 'tied' or "
@@ -62,6 +75,8 @@ class GaussianMixtureSampler(Sampler):
         self.covariance_type = covariance_type
         self.reg_covar = float(reg_covar)
         self.max_iter = int(max_iter)
+        self.pca_components = pca_components
+        self.pca = None
         self.weights = None
         self.means = None
         self.cholesky = None
@@ -77,7 +92,11 @@ class GaussianMixtureSampler(Sampler):
             "seed",
         )
         args = {key: config[key] for key in keys}
-        return {**args, "by_class": config.get("by_class")}
+        return {
+            **args,
+            "pca_components": config.get("pca_components"),
+            "by_class": config.get("by_class"),
+        }
 
     def fit_codes(self, codes, verbose):
         if len(codes) < self.num_components:
@@ -94,6 +113,7 @@ class GaussianMixtureSampler(Sampler):
                 "collapsed. Train it longer or with a smaller learning "
                 "rate, or use fewer components."
             )
+        codes = self._reduce(codes)
         mixture = GaussianMixture(
             self.num_components,
             covariance_type=self.covariance_type,
@@ -118,7 +138,38 @@ class GaussianMixtureSampler(Sampler):
         components = rng.choice(self.num_components, size=n, p=self.weights)
         eps = rng.standard_normal((n, self.means.shape[1]))
         offsets = np.einsum("nij,nj->ni", self.cholesky[components], eps)
-        return self.means[components] + temperature * offsets
+        codes = self.means[components] + temperature * offsets
+        if self.pca is None:
+            return codes
+        mean, components, scale = self.pca
+        return (codes * scale) @ components + mean
+
+    def _reduce(self, codes):
+        """The codes the mixture is fitted to: `codes`, or their whitened
+        principal components (kept in `self.pca` for `draw`)."""
+        n, d = codes.shape
+        if self.pca_components is None:
+            size = self.num_components * d * d * 8
+            if self.covariance_type in ("full", "tied") and size > 2**31:
+                raise ValueError(
+                    f"{self.num_components} {self.covariance_type} "
+                    f"covariances of {d}-D codes need {size / 2**30:.0f} "
+                    "GiB: give pca_components (e.g. 256) to fit the mixture "
+                    "in the codes' principal components, or use "
+                    "covariance_type='diag'."
+                )
+            return codes
+        if self.pca_components > min(n, d):
+            raise ValueError(
+                f"pca_components={self.pca_components} exceeds what "
+                f"{n} codes of {d} dimensions have (at most {min(n, d)})."
+            )
+        pca = PCA(self.pca_components, whiten=True, random_state=self.seed).fit(
+            codes
+        )
+        scale = np.sqrt(pca.explained_variance_)
+        self.pca = (pca.mean_, pca.components_, scale[None, :])
+        return pca.transform(codes)
 
     def state(self):
         config = self.constructor_args(vars(self))
@@ -127,9 +178,17 @@ class GaussianMixtureSampler(Sampler):
             "means": self.means,
             "cholesky": self.cholesky,
         }
+        if self.pca is not None:
+            names = ("pca_mean", "pca_components", "pca_scale")
+            arrays.update(zip(names, self.pca))
         return config, arrays
 
     def set_state(self, config, arrays):
         self.weights = arrays["weights"]
         self.means = arrays["means"]
         self.cholesky = arrays["cholesky"]
+        if "pca_mean" in arrays:
+            self.pca = tuple(
+                arrays[name]
+                for name in ("pca_mean", "pca_components", "pca_scale")
+            )

@@ -28,7 +28,10 @@ class Sampler:
     codes are the posterior means `model.encode(x)[0]` (the top level's in
     a `kvae.HierarchicalVAE`); `sample` decodes them through the model, so
     the noise is NumPy's: the same seed gives the same images on
-    TensorFlow, JAX and PyTorch.
+    TensorFlow, JAX and PyTorch. A hierarchical model's sampler can
+    instead be fitted to the codes of every group (`fit(...,
+    levels="all")`, the model's `encode_path`), so that it draws the lower
+    groups too rather than leaving them to their priors.
 
     A sampler belongs to the model it was fitted to: fitting it to a
     second model is refused (create one sampler per model).
@@ -64,6 +67,7 @@ class Sampler:
         self.by_class = by_class
         self.model = None
         self.latent_dim = None
+        self.levels = "top"
         self.num_classes = None
         self.class_samplers = None
         self._rng = np.random.default_rng(self.seed)
@@ -72,7 +76,15 @@ class Sampler:
     def fitted(self):
         return self.latent_dim is not None
 
-    def fit(self, model, x, labels=None, batch_size=256, verbose="auto"):
+    def fit(
+        self,
+        model,
+        x,
+        labels=None,
+        batch_size=256,
+        verbose="auto",
+        levels="top",
+    ):
         """Fits the sampler to the codes of the images `x` under `model`.
 
         Args:
@@ -87,10 +99,18 @@ class Sampler:
             batch_size: int. Images per encoder call.
             verbose: `"auto"`, 0 or 1. Progress bars (`"auto"`: where the
                 work takes more than a few seconds).
+            levels: `"top"` (the codes `encode` gives: a hierarchical
+                model's top group, its lower groups then drawn from their
+                priors) or `"all"` (a hierarchical model's codes of every
+                group, `encode_path`; `sample` decodes them with
+                `decode_path`). Every group's codes are large (5,248
+                dimensions for 64x64 dogs): give a Gaussian mixture
+                `pca_components`. docs/sample_quality.md measures both.
 
         Returns:
             The fitted sampler (`self`).
         """
+        check_levels(model, levels)
         if self.model is not None and self.model is not model:
             raise ValueError(
                 f"This {type(self).__name__} was fitted to the model "
@@ -105,7 +125,13 @@ class Sampler:
                 f"{model.name!r} takes no labels. Use by_class=None."
             )
         codes, code_labels = training_codes(
-            model, x, batch_size, verbose, labels=labels, with_labels=True
+            model,
+            x,
+            batch_size,
+            verbose,
+            labels=labels,
+            with_labels=True,
+            levels=levels,
         )
         if by_class:
             self.class_samplers = [
@@ -118,6 +144,7 @@ class Sampler:
         self.num_classes = num_classes
         self.model = model
         self.latent_dim = codes.shape[1]
+        self.levels = levels
         return self
 
     def _fit_class(self, codes, label, verbose):
@@ -181,7 +208,7 @@ class Sampler:
                 "This sampler was loaded without its model: pass the model "
                 "to load_sampler(path, model) to decode its codes."
             )
-        return decode_codes(self.model, z, batch_size, labels)
+        return decode_codes(self.model, z, batch_size, labels, self.levels)
 
     def save(self, path):
         """Writes the fitted sampler to `path` (`.npz`); load it with
@@ -211,6 +238,7 @@ class Sampler:
             "temperature": self.temperature,
             "seed": self.seed,
             "latent_dim": self.latent_dim,
+            "levels": self.levels,
             "by_class": self.by_class,
             "num_classes": self.num_classes,
         }
@@ -266,6 +294,7 @@ def load_sampler(path, model=None):
     if not (isinstance(cls, type) and issubclass(cls, Sampler)):
         raise ValueError(f"{path!r} does not hold a kvae sampler.")
     latent_dim = config.pop("latent_dim")
+    levels = config.pop("levels", "top")
     num_classes = config.pop("num_classes", None)
     class_states = config.pop("class_states", None)
     sampler = cls(**cls.constructor_args(config))
@@ -279,13 +308,15 @@ def load_sampler(path, model=None):
     sampler.by_class = bool(config.get("by_class"))
     sampler.num_classes = num_classes
     sampler.latent_dim = int(latent_dim)
+    sampler.levels = levels
     if model is not None:
-        model_dim = getattr(model, "latent_dim", None)
+        check_levels(model, levels)
+        model_dim = code_size(model, levels)
         if model_dim != sampler.latent_dim:
             raise ValueError(
                 f"The sampler in {path!r} draws {sampler.latent_dim}-D codes "
-                f"but the model's latent is {model_dim}-D: load it with the "
-                "model it was fitted to."
+                f"but the model's codes (levels={levels!r}) are "
+                f"{model_dim}-D: load it with the model it was fitted to."
             )
         if model_classes(model) != num_classes:
             raise ValueError(
@@ -311,14 +342,45 @@ def _class_sampler(cls, config, state, arrays, label):
     return sampler
 
 
+LEVELS = ("top", "all")
+
+
+def check_levels(model, levels):
+    """Raises `ValueError` unless `levels` is one of `LEVELS` and, for
+    `"all"`, `model` has codes of every group (`encode_path`)."""
+    if levels not in LEVELS:
+        raise ValueError(f"levels must be 'top' or 'all', got {levels!r}.")
+    if levels == "all" and not callable(getattr(model, "encode_path", None)):
+        raise ValueError(
+            f"levels='all' fits the codes of every latent group of a "
+            f"kvae.HierarchicalVAE, but {type(model).__name__} "
+            f"{getattr(model, 'name', '')!r} has one level: use "
+            "levels='top'."
+        )
+
+
+def code_size(model, levels):
+    """The size of `model`'s codes that a sampler of `levels` draws."""
+    if levels == "all":
+        return model.path_dim
+    return getattr(model, "latent_dim", None)
+
+
 def training_codes(
-    model, x, batch_size=256, verbose="auto", labels=None, with_labels=False
+    model,
+    x,
+    batch_size=256,
+    verbose="auto",
+    labels=None,
+    with_labels=False,
+    levels="top",
 ):
     """The posterior means of images `x` (NumPy `(n, latent_dim)`), the
-    top level's for a hierarchical model, encoded in batches. A
-    conditional model encodes each image with its label (`labels`, or
-    those of a dataset of pairs); `with_labels=True` returns `(codes,
-    labels)`, the labels `None` for a model without classes."""
+    top level's for a hierarchical model (with `levels="all"`, its codes of
+    every group, `encode_path`), encoded in batches. A conditional model
+    encodes each image with its label (`labels`, or those of a dataset of
+    pairs); `with_labels=True` returns `(codes, labels)`, the labels
+    `None` for a model without classes."""
     if getattr(model, "latent_dim", None) is None and not getattr(
         model, "built", False
     ):
@@ -345,6 +407,13 @@ def training_codes(
         labels = check_labels(
             labels, num_classes, len(x), "labels given to the sampler"
         )
+    check_levels(model, levels)
+
+    def encode(batch, **kwargs):
+        if levels == "all":
+            return model.encode_path(batch, **kwargs)
+        return model.encode(batch, **kwargs)[0]
+
     batches, total = labeled_batches(x, batch_size, labels)
     progress = None
     if verbose == 1 or (verbose == "auto" and total and total > 20):
@@ -352,13 +421,13 @@ def training_codes(
     codes, code_labels = [], []
     for index, (batch, batch_labels) in enumerate(batches):
         if num_classes is None:
-            mean, _ = model.encode(batch)
+            mean = encode(batch)
         else:
             if labels is None:  # a dataset's own labels, or none
                 batch_labels = check_labels(
                     batch_labels, num_classes, len(batch), "training labels"
                 )
-            mean, _ = model.encode(batch, labels=batch_labels)
+            mean = encode(batch, labels=batch_labels)
             code_labels.append(batch_labels)
         codes.append(ops.convert_to_numpy(mean).astype("float64"))
         if progress is not None:
@@ -377,14 +446,16 @@ def sampler_file_name(kind):
     return f"sampler_{kind}.npz"
 
 
-def decode_codes(model, z, batch_size=500, labels=None):
-    """`model.decode(z)` in batches (with `labels`, one per code, for a
-    conditional model), as a float32 NumPy array."""
+def decode_codes(model, z, batch_size=500, labels=None, levels="top"):
+    """`model.decode(z)` (with `levels="all"`, `model.decode_path(z)`) in
+    batches (with `labels`, one per code, for a conditional model), as a
+    float32 NumPy array."""
+    decode = model.decode_path if levels == "all" else model.decode
     images = [
         ops.convert_to_numpy(
-            model.decode(z[i : i + batch_size])
+            decode(z[i : i + batch_size])
             if labels is None
-            else model.decode(z[i : i + batch_size], labels[i : i + batch_size])
+            else decode(z[i : i + batch_size], labels[i : i + batch_size])
         )
         for i in range(0, len(z), batch_size)
     ]

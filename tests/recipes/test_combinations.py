@@ -66,6 +66,23 @@ from kvae.experiment.combinations import latent_text
             "needs the labels of a conditional model. Add --conditional",
         ),
         (
+            "kmnist",
+            ["--sampler-levels", "all"],
+            "sampler_levels 'all' fits the samplers to the codes of every "
+            "latent group of --model hierarchical; --model conv has one level",
+        ),
+        (
+            "kmnist",
+            ["--mixture-pca-components", "17"],
+            "mixture_pca_components 17 exceeds the 16 dimensions of the "
+            "codes the samplers fit (sampler_levels 'top')",
+        ),
+        (
+            "likelihood",
+            ["--sampler-levels", "all", "--mixture-pca-components", "4000"],
+            "mixture_pca_components 4000 exceeds the 3920 dimensions",
+        ),
+        (
             "dogs",
             ["--sigma", "1e-30"],
             "sigma must be 'learned', 'optimal' or a finite number >= 0.002479",
