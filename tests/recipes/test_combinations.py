@@ -100,6 +100,22 @@ def test_combinations_the_model_refuses_are_refused_at_parse(
     assert not out.exists()
 
 
+def test_every_group_sampler_flags_parse_for_a_hierarchical_model(
+    load_recipe,
+):
+    config = experiment.parse_args(
+        load_recipe("dogs").CONFIG,
+        [
+            "--model", "hierarchical", "--sampler-levels", "all",
+            "--mixture-pca-components", "512",
+        ],
+    )  # fmt: skip
+    assert config.sampler_levels == "all"
+    assert config.mixture_pca_components == 512
+    flat = experiment.parse_args(load_recipe("dogs").CONFIG, [])
+    assert flat.sampler_levels == "top" and flat.mixture_pca_components is None
+
+
 def test_metrics_describe_the_trained_hierarchy(load_recipe):
     config = experiment.parse_args(
         load_recipe("kmnist").CONFIG,

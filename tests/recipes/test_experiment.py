@@ -254,6 +254,9 @@ NON_DEFAULT_FLAGS = {
     "sampler_images": ["none"],
     "mixture_components": ["5"],
     "mixture_reg_covar": ["0.25"],
+    "mixture_pca_components": ["3"],
+    # 'all' needs --model hierarchical: parsed in test_combinations.py.
+    "sampler_levels": None,
     "two_stage_epochs": ["3"],
     "flow_epochs": ["4"],
     # Needs an existing file: tested in tests/recipes/test_generation.py.
