@@ -114,11 +114,10 @@ class SampleGIF(_base.ImageGridGIF):
         )
         self.latent_points = None
         self._from_prior = False
+        self._whole_path = False
 
     def setup(self):
         _base.check_model(self.model, ["decode"], who="SampleGIF")
-        # A sampler fitted to every group's codes decodes them whole.
-        self._decode = self.model.decode
         latent_dim = _base.latent_dim_of(self.model)
         rows, cols = self.grid_size
         manifold = self.sampling == "manifold" or (
@@ -130,6 +129,8 @@ class SampleGIF(_base.ImageGridGIF):
                 f'model has latent_dim={latent_dim}. Use sampling="prior".'
             )
         self._from_prior = False
+        # A sampler fitted to every group's codes decodes them whole.
+        self._whole_path = False
         if self.sampler is not None:
             # Fixed codes from the fitted density, decoded by the model as
             # it trains on (fine-tuning, or more epochs after fitting).
@@ -145,8 +146,7 @@ class SampleGIF(_base.ImageGridGIF):
                     "the sampler to this model."
                 )
             self.latent_points = points
-            if levels == "all":
-                self._decode = self.model.decode_path
+            self._whole_path = levels == "all"
         elif manifold:
             self.title = "latent manifold"
             self.latent_points = manifold_grid(rows, cols)
@@ -166,7 +166,11 @@ class SampleGIF(_base.ImageGridGIF):
     def make_frame(self, label):
         if self._from_prior:
             self.latent_points = self._prior_points()
-        images = self._decode(self.latent_points)
+        # `self.model` is read at each frame: under JAX, reading it is
+        # what brings the trained weights back into the model's variables.
+        model = self.model
+        decode = model.decode_path if self._whole_path else model.decode
+        images = decode(self.latent_points)
         return self.grid_frame(images, self.grid_size[1], label)
 
     def _prior_points(self):
