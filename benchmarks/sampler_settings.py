@@ -37,6 +37,7 @@ from kvae.experiment import flags
 from kvae.experiment.generation import copying_statistics
 from kvae.experiment.generation import reconstruct_images
 from kvae.experiment.sample_figure import save_sample_figure
+from kvae.samplers.sampler import LEVELS
 from kvae.samplers.sampler import prior_samples
 from kvae.utils import write_text
 
@@ -48,7 +49,7 @@ def parse(argv=None):
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0])
     parser.add_argument(
         "--levels",
-        choices=("top", "all"),
+        choices=LEVELS,
         default="top",
         help="the codes the samplers fit: the top group's, or (a "
         "hierarchical model's) every group's (Sampler.fit's levels)",

@@ -17,6 +17,7 @@ from kvae import samplers
 from kvae.experiment import options
 from kvae.experiment.combinations import check_combinations
 from kvae.experiment.options import option
+from kvae.samplers.sampler import LEVELS
 from kvae.vae import VAE
 
 # The folder route (`--images DIR`) is one split, "train", in a fixed
@@ -314,7 +315,7 @@ class Config:
         "hierarchical model, its lower groups drawn from their priors) or "
         "'all' (every group's, --model hierarchical only; give "
         "--mixture-pca-components).",
-        choices=("top", "all"),
+        choices=LEVELS,
     )
     two_stage_epochs: int = option(
         50, "Training epochs of the two_stage sampler.", **options.COUNT
