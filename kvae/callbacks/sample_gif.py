@@ -4,7 +4,6 @@ import numpy as np
 
 from kvae.callbacks import _base
 from kvae.callbacks import _frames
-from kvae.samplers.sampler import check_levels
 from kvae.samplers.sampler import code_size
 
 _SAMPLINGS = ("auto", "manifold", "prior")
@@ -137,7 +136,6 @@ class SampleGIF(_base.ImageGridGIF):
             self.title = f"{type(self.sampler).__name__} samples"
             points = self.sampler.sample_latent(rows * cols, seed=self.seed)
             levels = getattr(self.sampler, "levels", "top")
-            check_levels(self.model, levels)
             size = code_size(self.model, levels)
             if points.shape[1] != size:
                 raise ValueError(

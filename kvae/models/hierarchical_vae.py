@@ -270,7 +270,7 @@ class HierarchicalVAE(VAE):
             else:
                 p_mean, p_log_var = (_flat32(t) for t in prior)
                 codes[level] = (q_mean - p_mean) * ops.exp(-0.5 * p_log_var)
-            return ops.reshape(posterior[0], (-1,) + shapes[g])
+            return posterior[0]
 
         self.top_down(features[0], features, standardise)
         # The top group first, then the lower ones bottom first: the

@@ -110,7 +110,6 @@ class Sampler:
         Returns:
             The fitted sampler (`self`).
         """
-        check_levels(model, levels)
         if self.model is not None and self.model is not model:
             raise ValueError(
                 f"This {type(self).__name__} was fitted to the model "
@@ -310,7 +309,6 @@ def load_sampler(path, model=None):
     sampler.latent_dim = int(latent_dim)
     sampler.levels = levels
     if model is not None:
-        check_levels(model, levels)
         model_dim = code_size(model, levels)
         if model_dim != sampler.latent_dim:
             raise ValueError(
@@ -360,7 +358,9 @@ def check_levels(model, levels):
 
 
 def code_size(model, levels):
-    """The size of `model`'s codes that a sampler of `levels` draws."""
+    """The size of `model`'s codes that a sampler of `levels` draws
+    (`levels` checked first, see `check_levels`)."""
+    check_levels(model, levels)
     if levels == "all":
         return model.path_dim
     return getattr(model, "latent_dim", None)
