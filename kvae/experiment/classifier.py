@@ -3,6 +3,7 @@ and saved for the sample-quality scores (`recipes/feature_classifier.py`)."""
 
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -46,6 +47,15 @@ def train_classifier_run(config, out, epochs=5, overwrite=False, verbose=1):
         seed=config.seed,
         verbose=verbose,
     )
+    chance = float(np.max(np.bincount(y_test)) / len(y_test))
+    if accuracy < 2 * chance:
+        warnings.warn(
+            f"The classifier's test accuracy ({accuracy:.4f}) is less than "
+            f"twice chance ({chance:.4f}): its features will hardly tell "
+            "real images from generated ones. Train it for more epochs "
+            "(--epochs) before scoring samples with it.",
+            stacklevel=2,
+        )
     metrics = {
         "dataset": config.dataset,
         "splits": list(config.splits),
@@ -54,7 +64,7 @@ def train_classifier_run(config, out, epochs=5, overwrite=False, verbose=1):
         "num_classes": num_classes,
         "epochs": epochs,
         "test_accuracy": accuracy,
-        "chance_accuracy": float(np.max(np.bincount(y_test)) / len(y_test)),
+        "chance_accuracy": chance,
         "seconds": time.perf_counter() - start,
     }
     write_json(os.path.join(out, "metrics.json"), metrics)

@@ -2,6 +2,7 @@
 and the classifier space, saved beside the model; the classifier recipe."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -145,3 +146,35 @@ def test_the_mixture_gets_at_most_one_component_per_15_codes(capsys):
     )
     sampler = make_sampler("gaussian_mixture", config, by_class, 9000)
     assert sampler.num_components == 60
+
+
+def test_a_classifier_near_chance_is_flagged(
+    load_recipe, shared_data, tmp_path
+):
+    # One step on 32 characters leaves the classifier at chance: the recipe
+    # says so instead of handing over features that see nothing.
+    # (pytest.warns would re-raise the data pipeline's unrelated
+    # deprecation warnings under torch as errors.)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics = load_recipe("feature_classifier").main(
+            [
+                "--dataset",
+                "kmnist",
+                "--manual-dir",
+                f"{shared_data}/kmnist",
+                "--train-split",
+                "test[:32]",
+                "--test-split",
+                "test[9800:]",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "32",
+                "--out",
+                str(tmp_path / "classifier"),
+            ]
+        )
+    assert metrics["test_accuracy"] < 2 * metrics["chance_accuracy"]
+    flagged = [w for w in caught if "less than twice chance" in str(w.message)]
+    assert len(flagged) == 1 and flagged[0].category is UserWarning
