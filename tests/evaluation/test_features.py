@@ -50,18 +50,21 @@ def test_a_users_model_is_the_feature_space():
     assert got.model_name == flatten.name
 
 
-def test_a_classifier_scores_in_its_features_layer(tmp_path):
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 64)
-    # Class 1 is bright, class 0 dark: learnable in one epoch.
-    x = rng.random((64, 28, 28, 1)) * 0.5 + 0.5 * y[:, None, None, None]
+def _train_tiny_classifier(tmp_path, shape, num_classes, seed):
+    """Two epochs of a 4-filter classifier on 48 random images whose
+    brightness grows with their class (learnable in a few steps), tested
+    on 16 more; saved to tmp_path. Returns `(x, model, accuracy, path)`."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, num_classes, 64)
+    brightness = 0.5 * y / (num_classes - 1)
+    x = rng.random((64, *shape)) * 0.5 + brightness[:, None, None, None]
     path = str(tmp_path / "classifier.keras")
     model, accuracy = kvae.evaluation.train_feature_classifier(
         x[:48],
         y[:48],
         x[48:],
         y[48:],
-        num_classes=2,
+        num_classes=num_classes,
         path=path,
         epochs=2,
         batch_size=16,
@@ -69,12 +72,20 @@ def test_a_classifier_scores_in_its_features_layer(tmp_path):
         feature_units=8,
         verbose=0,
     )
+    return x, model, accuracy, path
+
+
+def test_a_classifier_scores_in_its_features_layer(tmp_path):
+    x, _, accuracy, path = _train_tiny_classifier(
+        tmp_path, (28, 28, 1), 2, seed=0
+    )
     assert 0.0 <= accuracy <= 1.0
     extractor = kvae.evaluation.feature_extractor(keras.saving.load_model(path))
     assert kvae.evaluation.extract_features(x, extractor).values.shape == (
         64,
         8,
     )
+    y = np.arange(len(x)) % 2
     with pytest.raises(ValueError, match="labels span"):
         kvae.evaluation.train_feature_classifier(
             x, y + 5, x, y, num_classes=2, epochs=1, verbose=0
@@ -115,23 +126,7 @@ def test_rgb_classifiers_batch_normalize_every_conv(
 
 
 def test_a_batch_normalized_classifier_saves_its_moving_statistics(tmp_path):
-    rng = np.random.default_rng(1)
-    y = rng.integers(0, 3, 48)
-    x = rng.random((48, 16, 16, 3)) * 0.5 + 0.25 * y[:, None, None, None]
-    path = str(tmp_path / "classifier.keras")
-    model, _ = kvae.evaluation.train_feature_classifier(
-        x,
-        y,
-        x,
-        y,
-        num_classes=3,
-        path=path,
-        epochs=2,
-        batch_size=16,
-        filters=(4,),
-        feature_units=8,
-        verbose=0,
-    )
+    x, model, _, path = _train_tiny_classifier(tmp_path, (16, 16, 3), 3, seed=1)
     (norm,) = _batch_norms(model)[:1]
     # Training moved the moving mean off its initial zeros.
     assert np.abs(keras.ops.convert_to_numpy(norm.moving_mean)).max() > 0
