@@ -92,12 +92,8 @@ def test_a_classifier_scores_in_its_features_layer(tmp_path):
         )
 
 
-def _batch_norms(model):
-    return [
-        layer
-        for layer in model.layers
-        if isinstance(layer, keras.layers.BatchNormalization)
-    ]
+def _layers(model, kind):
+    return [layer for layer in model.layers if isinstance(layer, kind)]
 
 
 @pytest.mark.parametrize(
@@ -115,19 +111,15 @@ def test_rgb_classifiers_batch_normalize_every_conv(
     # Without batch norm the 120-breed dogs classifier stayed at chance;
     # the digit classifiers keep the network their scores were measured in.
     model = classifier_network(shape, 5, (4, 8), 6, batch_norm=batch_norm)
-    assert len(_batch_norms(model)) == expected
-    convs = [
-        layer
-        for layer in model.layers
-        if isinstance(layer, keras.layers.Conv2D)
-    ]
+    assert len(_layers(model, keras.layers.BatchNormalization)) == expected
+    convs = _layers(model, keras.layers.Conv2D)
     assert len(convs) == 4
     assert all(conv.use_bias == (expected == 0) for conv in convs)
 
 
 def test_a_batch_normalized_classifier_saves_its_moving_statistics(tmp_path):
     x, model, _, path = _train_tiny_classifier(tmp_path, (16, 16, 3), 3, seed=1)
-    (norm,) = _batch_norms(model)[:1]
+    norm = _layers(model, keras.layers.BatchNormalization)[0]
     # Training moved the moving mean off its initial zeros.
     assert np.abs(keras.ops.convert_to_numpy(norm.moving_mean)).max() > 0
     extractor = kvae.evaluation.feature_extractor(keras.saving.load_model(path))
