@@ -34,7 +34,8 @@ class SampleGIF(_base.ImageGridGIF):
 
     Args:
         output_dir: str. Folder for the GIF; created if needed.
-        grid_size: int or `(rows, cols)`. Number of decoded images.
+        grid_size: int `n` (an `n` x `n` grid) or `(rows, cols)`: the
+            decoded images of each frame.
         sampling: str. `"auto"`, `"manifold"` (needs a 2-D latent) or
             `"prior"`.
         seed: int. Seed of the prior draws.

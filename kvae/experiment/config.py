@@ -44,7 +44,9 @@ class Config:
     Example:
 
     ```python
-    config = kvae.experiment.Config(dataset="kmnist", latent_dim=16)
+    from kvae import experiment  # not imported by `import kvae`
+
+    config = experiment.Config(dataset="kmnist", latent_dim=16)
     ```
     """
 

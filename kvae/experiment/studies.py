@@ -132,7 +132,9 @@ _COMPARISON = (
 )
 
 
-def compare_backends(recipe, recipe_args, out, backends=BACKENDS):
+def compare_backends(
+    recipe, recipe_args, out, backends=BACKENDS, overwrite=False
+):
     """Runs `recipe` under each backend, in a subprocess each, and compares.
 
     Each run is `python <recipe> <recipe_args> --out <out>/<backend>` with
@@ -142,17 +144,29 @@ def compare_backends(recipe, recipe_args, out, backends=BACKENDS):
     `comparison.md` (a table), `comparison.png` (bar charts) and
     `comparison.json` (see `write_comparison`).
 
+    A folder that holds a previous comparison (any of those files, a
+    backend's log or its run folder) is refused before anything runs,
+    unless `overwrite` is true: the previous comparison is then deleted
+    first, so that a table never mixes two comparisons.
+
     Args:
         recipe: str. Path of a recipe script.
         recipe_args: list of str. Its flags (not `--out`).
         out: str. Output folder.
         backends: sequence of str.
+        overwrite: bool. Delete a previous comparison in `out` first.
 
     Returns:
         list of dicts, one per backend: `backend`, `status` ("ok", "not
         installed", "failed (exit N), see <log>") and the run's metrics.
+
+    Raises:
+        kvae.experiment.errors.RunError: `out` holds a previous comparison
+            and `overwrite` is false, or another run is writing it.
     """
-    with prepare_output(out):
+    with prepare_output(
+        out, overwrite=overwrite, outputs=comparison_files(BACKENDS)
+    ):
         rows = [
             run_under_backend(recipe, recipe_args, out, backend)
             for backend in backends
@@ -165,6 +179,14 @@ def compare_backends(recipe, recipe_args, out, backends=BACKENDS):
         if os.path.isdir(os.path.join(out, backend)):
             print(f"  {backend}/, {backend}.log: that backend's run")
     return rows
+
+
+def comparison_files(backends):
+    """The names `compare_backends` writes into its folder."""
+    names = {"comparison.md", "comparison.png", "comparison.json"}
+    for backend in backends:
+        names |= {backend, f"{backend}.log"}
+    return names
 
 
 def run_under_backend(recipe, recipe_args, out, backend):

@@ -15,7 +15,6 @@ Flags this script does not know go to the recipe:
 
 import argparse
 import os
-import sys
 
 from kvae import experiment
 from kvae import utils
@@ -29,16 +28,24 @@ def main(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--recipe", choices=RECIPES, default="kmnist")
-    parser.add_argument(
-        "--backends", nargs="+", default=list(utils.BACKENDS)
-    )
+    parser.add_argument("--backends", nargs="+", default=list(utils.BACKENDS))
     parser.add_argument("--out", default="runs/compare_backends")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="Delete a previous comparison in --out (its table, logs and "
+        "each backend's run folder) first, instead of refusing to start.",
+    )
     args, recipe_args = parser.parse_known_args(argv)
     recipe = os.path.join(os.path.dirname(__file__), f"{args.recipe}.py")
     return experiment.compare_backends(
-        recipe, recipe_args, args.out, backends=args.backends
+        recipe,
+        recipe_args,
+        args.out,
+        backends=args.backends,
+        overwrite=args.overwrite,
     )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    experiment.cli(main)

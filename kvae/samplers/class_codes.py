@@ -48,7 +48,9 @@ def check_sampling_labels(labels, n, num_classes, what):
             raise ValueError(
                 f"labels were given to {what}, but the sampler's model "
                 "takes no labels: fit a sampler to a kvae.ConditionalVAE "
-                "to choose the class of its samples."
+                "to choose the class of its samples. (A sampler's "
+                "sample(n, labels=None, seed=None, ...) takes labels "
+                "second: give a seed by name, sample(n, seed=0).)"
             )
         return None
     if labels is None:

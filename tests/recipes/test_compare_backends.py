@@ -2,6 +2,8 @@ import importlib.util
 import json
 import textwrap
 
+import pytest
+
 from kvae import experiment
 
 # Writes a metrics.json like a recipe's, fails under torch, and never
@@ -69,3 +71,35 @@ def test_table_plot_missing_and_failed_backends(tmp_path, monkeypatch):
     saved = json.loads((out / "comparison.json").read_text())
     assert [r["backend"] for r in saved] == ["tensorflow", "jax", "torch"]
     assert saved[0]["epochs"] == 3
+
+
+def test_a_previous_comparison_is_refused_before_anything_runs(tmp_path):
+    recipe = tmp_path / "fake_recipe.py"
+    recipe.write_text(FAKE_RECIPE)
+    out = tmp_path / "compare"
+
+    def compare(**kwargs):
+        return experiment.compare_backends(
+            str(recipe),
+            ["--epochs", "2"],
+            str(out),
+            backends=("tensorflow",),
+            **kwargs,
+        )
+
+    compare()
+    metrics = out / "tensorflow" / "metrics.json"
+    first = metrics.stat().st_mtime_ns
+    table = (out / "comparison.md").read_text()
+    with pytest.raises(experiment.RunError, match="--overwrite"):
+        compare()
+    assert metrics.stat().st_mtime_ns == first
+    assert (out / "comparison.md").read_text() == table
+
+    (out / "mine.txt").write_text("kept")
+    (out / "tensorflow" / "old.txt").write_text("the previous run's")
+    rows = compare(overwrite=True)
+    assert not (out / "tensorflow" / "old.txt").exists()
+    assert [r["status"] for r in rows] == ["ok"]
+    assert (out / "mine.txt").read_text() == "kept"
+    assert metrics.exists()

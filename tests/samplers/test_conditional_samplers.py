@@ -157,5 +157,8 @@ def test_labels_are_checked(models):
     fitted = GaussianMixtureSampler(2).fit(unconditional, X, verbose=0)
     with pytest.raises(ValueError, match="takes no labels"):
         fitted.sample(2, labels=0)
+    # A seed given second lands on labels: the message says so.
+    with pytest.raises(ValueError, match=r"sample\(n, seed=0\)"):
+        fitted.sample(2, 0)
     with pytest.raises(ValueError, match="by_class must be"):
         GaussianMixtureSampler(2, by_class="yes")
