@@ -104,10 +104,15 @@ def verify_file(spec, folder, filename):
         for other in _catalog.DATASETS.values():
             for f in other.files:
                 if f.filename == filename and f.size == size:
-                    kind = "the wrong file"
-                    why = (
-                        f"It has the size of {other.name!r}'s file of the "
-                        "same name: is this the wrong dataset's folder?"
+                    raise DatasetError(
+                        f"{path} is a {other.name} file (it has the size "
+                        f"of {other.name}'s {filename}, {size:,} bytes), "
+                        f"not a {spec.name} one: {folder} looks like the "
+                        f"{other.name} folder. Give the folder that holds "
+                        f"the {spec.name} files as manual_dir (--manual-dir "
+                        f"in the recipes), and leave the {other.name} "
+                        "files where they are.\n"
+                        + how_to_fix(spec, None, [filename])
                     )
         raise DatasetError(
             f"{path} is {kind}: {size:,} bytes, expected {expected.size:,} "

@@ -13,6 +13,8 @@ import warnings
 
 from kvae import datasets
 from kvae import model_args
+from kvae.datasets._catalog import DATASETS
+from kvae.datasets._splits import resolve_split
 from kvae.datasets.load import DEFAULT_IMAGE_SIZE
 from kvae.layers.utils import check_image_shape
 from kvae.layers.utils import check_resolutions
@@ -141,6 +143,7 @@ def check_combinations(config):
             "has one level. Use --sampler-levels top."
         )
     _check_pca(config)
+    _check_split_overlap(config)
     if config.kl_warmup_epochs > config.epochs:
         warnings.warn(
             f"kl_warmup_epochs {config.kl_warmup_epochs} is longer than the "
@@ -202,6 +205,44 @@ def _check_pca(config):
             f"mixture_pca_components {pca} exceeds the {dims} dimensions of "
             f"the codes the samplers fit (sampler_levels "
             f"{config.sampler_levels!r}). Give at most {dims}."
+        )
+
+
+def shared_examples(config):
+    """How many examples the train and test splits of `config` share, by
+    tensorflow-datasets' own reading of the split strings; 0 where the
+    split sizes are not known before loading (an image folder) or a split
+    is malformed (loading says so)."""
+    spec = DATASETS.get(config.dataset)
+    if spec is None:
+        return 0
+    try:
+        train, test = (
+            resolve_split(config.dataset, split, spec.split_sizes)
+            for split in config.splits
+        )
+        train, test = list(train), list(test)
+    except datasets.DatasetError:
+        return 0
+    return sum(
+        max(0, min(stop, b_stop) - max(start, b_start))
+        for name, start, stop in train
+        for b_name, b_start, b_stop in test
+        if name == b_name
+    )
+
+
+def _check_split_overlap(config):
+    shared = shared_examples(config)
+    if shared:
+        train, test = config.splits
+        warnings.warn(
+            f"train_split {train!r} and test_split {test!r} share "
+            f"{shared:,} examples of {config.dataset!r}: the test figures "
+            "would partly measure images the model trained on. Choose "
+            "disjoint splits, e.g. --train-split 'test[:9000]' "
+            "--test-split 'test[9000:]'.",
+            stacklevel=2,
         )
 
 

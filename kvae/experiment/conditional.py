@@ -6,14 +6,13 @@ each sampler."""
 
 import os
 
-import keras
-
 from kvae import callbacks as kvae_callbacks
 from kvae import evaluation
 from kvae.experiment.conditional_figures import save_class_grid
 from kvae.experiment.conditional_figures import save_style_transfer
 from kvae.experiment.data import load_train_arrays
 from kvae.experiment.data import select_examples
+from kvae.experiment.feature_model import load_feature_model
 from kvae.experiment.generation import fit_samplers
 from kvae.experiment.generation import save_samplers
 
@@ -92,7 +91,7 @@ def conditional_results(model, config, data, out):
         save_samplers(fitted, out)
     if config.feature_model is None:
         return {}
-    classifier = keras.saving.load_model(config.feature_model)
+    classifier = load_feature_model(config)
     results = {
         "label_accuracy": evaluation.label_accuracy(
             model, classifier, SAMPLES_PER_CLASS, seed=config.seed

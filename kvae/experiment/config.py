@@ -422,7 +422,8 @@ class Config:
         if self.binarize and self.dataset not in datasets.GRAYSCALE_NAMES:
             raise ValueError(
                 f"binarize='dynamic' is for {datasets.GRAYSCALE_NAMES}, not "
-                f"{self.dataset!r}."
+                f"{self.dataset!r}: give --binarize none for "
+                f"{self.dataset!r}, or --dataset mnist or kmnist."
             )
         check_combinations(self)
 

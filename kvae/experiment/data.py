@@ -1,6 +1,7 @@
 """What a run trains and tests on: `load_data(config)` returns a `Data`."""
 
 import dataclasses
+import os
 
 import numpy as np
 
@@ -88,7 +89,12 @@ def _grayscale_train(config):
             if config.conditional:
                 train = (train, labels)
     except datasets.DatasetError as error:
-        if not train_split.startswith("train"):
+        folder = config.manual_dir
+        # A folder that is not there: the error says so, and the test-split
+        # route below would need the same folder.
+        if not train_split.startswith("train") or (
+            folder and not os.path.isdir(folder)
+        ):
             raise
         raise datasets.DatasetError(
             f"{error}\n\n{_partial_data_hint(config, train_split)}"

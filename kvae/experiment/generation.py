@@ -31,6 +31,7 @@ import numpy as np
 from kvae import evaluation
 from kvae import samplers
 from kvae.experiment.data import load_train_arrays
+from kvae.experiment.feature_model import load_feature_model
 from kvae.experiment.sample_figure import save_sample_figure
 from kvae.samplers.class_codes import fits_by_class
 from kvae.samplers.sampler import prior_samples
@@ -105,7 +106,7 @@ def score_generation(model, config, x_test, out=None, verbose=1, x_train=None):
     spaces = {"random_features": None}
     accuracy = None
     if config.feature_model:
-        classifier = keras.saving.load_model(config.feature_model)
+        classifier = load_feature_model(config)
         spaces["classifier"] = evaluation.feature_extractor(classifier)
         accuracy = _classifier_accuracy(config.feature_model)
     scores, features = {}, {}

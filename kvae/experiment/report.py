@@ -100,12 +100,7 @@ def prepare_output(path, overwrite=False, outputs=None):
     try:
         previous = previous_files(path, outputs)
         if previous and not overwrite:
-            raise RunError(
-                f"The output folder {path!r} holds a previous run's files "
-                f"({', '.join(previous)}). Give another --out, or "
-                "--overwrite (overwrite=True in Python) to delete them "
-                "first."
-            )
+            raise _previous_run_error(path, previous)
         for name in previous:
             target = os.path.join(path, name)
             if os.path.isdir(target):
@@ -117,6 +112,43 @@ def prepare_output(path, overwrite=False, outputs=None):
         raise
     lock.deleted = previous
     return lock
+
+
+def check_output(path, overwrite=False, outputs=None):
+    """Refuses, before a run reads any data, an output folder that
+    `prepare_output` would refuse for what is on the disk: a path through
+    an existing file, a folder that cannot be written, or one that holds
+    a previous run's files while `overwrite` is false. Creates, locks and
+    deletes nothing (`prepare_output` does, once the data is found).
+
+    Raises:
+        RunError: as `prepare_output` would.
+    """
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise RunError(
+            f"Cannot create the output folder {path!r}: {existing!r} is a "
+            "file. Choose another --out."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunError(
+            f"The output folder {path!r} cannot be written ({existing!r} is "
+            "not writable). Choose another --out or change its permissions."
+        )
+    if existing == os.path.abspath(path) and not overwrite:
+        previous = previous_files(path, outputs)
+        if previous:
+            raise _previous_run_error(path, previous)
+
+
+def _previous_run_error(path, previous):
+    return RunError(
+        f"The output folder {path!r} holds a previous run's files "
+        f"({', '.join(previous)}). Give another --out, or "
+        "--overwrite (overwrite=True in Python) to delete them first."
+    )
 
 
 def previous_files(out, outputs=None):

@@ -53,6 +53,7 @@ def run_latent_study(config):
         run_config = dataclasses.replace(
             config,
             latent_dim=latent_dim,
+            latent_dims=None,  # each run of the study trains one size
             out=os.path.join(out, f"latent_{latent_dim}"),
         )
         runs.append(train_and_evaluate(run_config))

@@ -24,6 +24,7 @@ from kvae.experiment.conditional import num_classes
 from kvae.experiment.data import load_data
 from kvae.experiment.errors import RunError
 from kvae.experiment.generation import score_generation
+from kvae.experiment.preflight import check_before_data
 from kvae.experiment.report import files_written
 from kvae.experiment.report import plot_latent_pca
 from kvae.experiment.report import prepare_output
@@ -150,10 +151,11 @@ def _train_and_evaluate(config, announce, held):
     strategy_scope = distribution_scope(config)
     policy, reason = precision.resolve_policy(config.precision)
     check_tensorboard(config)
-    data = load_data(config)
     # Several processes train together under a multi-process launch; only
     # process 0 writes, the others never open the output folder.
     writer = distribution.process_index() == 0
+    check_before_data(config, writer)
+    data = load_data(config)
     announce = announce and writer
     # Created once the data is found: a run that cannot start leaves none.
     out = config.out

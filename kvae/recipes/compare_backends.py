@@ -14,6 +14,7 @@ Flags this script does not know go to the recipe:
 """
 
 import argparse
+import importlib
 import os
 
 from kvae import experiment
@@ -28,7 +29,12 @@ def main(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--recipe", choices=RECIPES, default="kmnist")
-    parser.add_argument("--backends", nargs="+", default=list(utils.BACKENDS))
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=list(utils.BACKENDS),
+        choices=utils.BACKENDS,
+    )
     parser.add_argument("--out", default="runs/compare_backends")
     parser.add_argument(
         "--overwrite",
@@ -37,14 +43,24 @@ def main(argv=None):
         "each backend's run folder) first, instead of refusing to start.",
     )
     args, recipe_args = parser.parse_known_args(argv)
+    # The recipe's flags are checked here, before any backend runs: a bad
+    # one exits with the recipe's usage message (status 2).
+    module = importlib.import_module(f"kvae.recipes.{args.recipe}")
+    experiment.parse_args(module.CONFIG, recipe_args, module.__doc__)
     recipe = os.path.join(os.path.dirname(__file__), f"{args.recipe}.py")
-    return experiment.compare_backends(
+    rows = experiment.compare_backends(
         recipe,
         recipe_args,
         args.out,
         backends=args.backends,
         overwrite=args.overwrite,
     )
+    if not any(row["status"] == "ok" for row in rows):
+        raise experiment.RunError(
+            f"No backend finished; each row of {args.out}/comparison.md "
+            "says why, and <backend>.log there holds its output."
+        )
+    return rows
 
 
 if __name__ == "__main__":

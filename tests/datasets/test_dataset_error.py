@@ -149,10 +149,13 @@ def test_wrong_checksum(copy_of):
 
 def test_another_datasets_file_of_the_same_name(shared_dir):
     # MNIST's files have the names KMNIST expects.
-    with pytest.raises(DatasetError, match="the size of 'mnist'"):
+    with pytest.raises(DatasetError, match="the size of mnist's") as info:
         kvae.datasets.load_numpy(
             "kmnist", "test", manual_dir=os.path.join(shared_dir, "mnist")
         )
+    # It points at the right folder, not at moving files into this one.
+    assert "looks like the mnist folder" in str(info.value)
+    assert "and put it in" not in str(info.value)
 
 
 @pytest.mark.parametrize("split", ["trian", "test[:200%]", "test[9:9]"])

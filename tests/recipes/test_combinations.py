@@ -1,8 +1,10 @@
+
 """Settings that do not go together are refused when the command line is
 parsed (exit 2, nothing created); settings the model does not use are
 recorded as not applying, and metrics.json describes the trained model."""
 
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -160,6 +162,29 @@ def test_a_warmup_longer_than_training_warns(load_recipe):
             ["--epochs", "2", "--kl-warmup-epochs", "4"],
         )
     assert config.kl_warmup_epochs == 4.0
+
+
+@pytest.mark.parametrize(
+    "splits, shared",
+    [
+        (("test[:9000]", "test"), 9000),
+        (("test[:60%]", "test[50%:]"), 1000),
+        (("train+test[:100]", "test[-100:]+test[:10]"), 10),
+    ],
+)
+def test_overlapping_train_and_test_splits_warn(load_recipe, splits, shared):
+    flags = ["--train-split", splits[0], "--test-split", splits[1]]
+    with pytest.warns(UserWarning, match=f"share {shared:,} examples"):
+        experiment.parse_args(load_recipe("kmnist").CONFIG, flags)
+
+
+def test_disjoint_splits_do_not_warn(load_recipe):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        experiment.parse_args(
+            load_recipe("kmnist").CONFIG,
+            ["--train-split", "test[:9000]", "--test-split", "test[9000:]"],
+        )
 
 
 def test_a_hierarchical_config_does_not_check_the_filters_it_ignores():

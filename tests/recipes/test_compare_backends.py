@@ -103,3 +103,28 @@ def test_a_previous_comparison_is_refused_before_anything_runs(tmp_path):
     assert [r["status"] for r in rows] == ["ok"]
     assert (out / "mine.txt").read_text() == "kept"
     assert metrics.exists()
+
+
+def test_the_command_line_is_checked_before_any_backend_runs(
+    load_recipe, tmp_path
+):
+    main = load_recipe("compare_backends").main
+    out = tmp_path / "compare"
+    for bad in (["--backends", "tensorflo"], ["--epochs", "-1"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*bad, "--out", str(out)])
+        assert exit_info.value.code == 2
+        assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_comparison_where_no_backend_finished_is_an_error(
+    load_recipe, tmp_path
+):
+    main = load_recipe("compare_backends").main
+    out = tmp_path / "compare"
+    argv = ["--backends", "tensorflow", "--out", str(out)]
+    argv += ["--manual-dir", str(tmp_path / "no-data")]
+    with pytest.raises(experiment.RunError, match="No backend finished"):
+        main(argv)
+    assert "failed (exit 2)" in (out / "comparison.md").read_text()

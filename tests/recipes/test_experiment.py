@@ -242,7 +242,7 @@ NON_DEFAULT_FLAGS = {
     "seed": ["7"],
     "manual_dir": ["some/dir"],
     "images": None,  # an RGB dataset only: tested below
-    "train_split": ["test[:10]"],
+    "train_split": ["train[:10]"],
     "test_split": ["test[10:]"],
     "max_train_examples": ["9"],
     "max_test_examples": ["11"],

@@ -140,6 +140,19 @@ def test_missing_train_images_say_what_to_do(
     ) in message
 
 
+def test_a_missing_folder_is_not_offered_again(load_recipe, tmp_path):
+    # The test-split route would need the same folder: only the folder's
+    # absence is reported.
+    folder = str(tmp_path / "kmnsit")
+    with pytest.raises(kvae.datasets.DatasetError) as info:
+        load_recipe("kmnist").main(
+            ["--manual-dir", folder, "--out", str(tmp_path / "run")]
+        )
+    message = str(info.value)
+    assert "does not exist" in message
+    assert "--train-split 'test[:9000]'" not in message
+
+
 def test_cli_prints_the_error_without_traceback(
     shared_data, load_recipe, tmp_path, capsys
 ):

@@ -1,0 +1,79 @@
+"""A run refuses what would fail it later before it reads any data: each
+case here gives a data folder that does not exist, so a refusal that came
+after loading would be a DatasetError instead of the RunError asserted."""
+
+
+import keras
+import pytest
+
+from kvae import experiment
+from tests.recipes.test_run_safety import tiny_flags
+
+
+def _refused(load_recipe, tmp_path, out, *extra, match):
+    recipe = load_recipe("kmnist")
+    argv = tiny_flags(str(tmp_path / "no-data"), out, *extra)
+    with pytest.raises(experiment.RunError, match=match):
+        recipe.main(argv)
+
+
+def test_an_out_below_a_file_is_refused_before_the_data(load_recipe, tmp_path):
+    (tmp_path / "file.txt").write_text("mine")
+    out = tmp_path / "file.txt" / "run"
+    _refused(load_recipe, tmp_path, out, match="is a file")
+    assert (tmp_path / "file.txt").read_text() == "mine"
+
+
+def test_a_previous_run_is_refused_before_the_data(load_recipe, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+    _refused(load_recipe, tmp_path, out, match="previous run's files")
+    assert (out / "metrics.json").read_text() == "{}"
+
+
+def test_latent_dims_are_refused_by_a_one_run_recipe(load_recipe, tmp_path):
+    out = tmp_path / "run"
+    _refused(
+        load_recipe,
+        tmp_path,
+        out,
+        "--latent-dims",
+        "2",
+        "8",
+        match="recipes/mnist.py",
+    )
+    assert not out.exists()
+
+
+def test_a_feature_model_that_cannot_score_is_refused(load_recipe, tmp_path):
+    junk = tmp_path / "junk.keras"
+    junk.write_text("not a model")
+    out = tmp_path / "run"
+    scoring = ("--score-images", "8", "--feature-model")
+    _refused(
+        load_recipe,
+        tmp_path,
+        out,
+        *scoring,
+        str(junk),
+        match="could not be loaded",
+    )
+    rgb = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2),
+        ]
+    )
+    rgb_path = str(tmp_path / "rgb.keras")
+    rgb.save(rgb_path)
+    _refused(
+        load_recipe,
+        tmp_path,
+        out,
+        *scoring,
+        rgb_path,
+        match=r"\(32, 32, 3\).*\(28, 28, 1\)",
+    )
+    assert not out.exists()
