@@ -1,0 +1,132 @@
+"""The importance-weighted NLL of a saved binarized-MNIST model on all
+10,000 test images, in resumable chunks, with an estimate at any point.
+
+k=1000 on all 10,000 images takes about two hours on a 2-core CPU, more
+than a session may have free, so the images go in chunks of `--chunk`,
+each saved as it finishes (a rerun skips the chunks on disk):
+
+1. the first `--in-order` images in file order (`nll_<from>_<to>.npy`);
+2. the others in a random order (`--seed`), so that every prefix of
+   those chunks is a random sample of them (`rand_<k>.npz`, with the
+   image indices).
+
+`--summary` prints the estimate over all test images from the chunks on
+disk: the two parts weighted by their shares, with the standard error of
+the random part (finite-population corrected). docs/hierarchical.md
+quotes it for the shipped `mnist_hierarchical_vae`:
+
+    python -c "import kvae; kvae.VAE.from_preset(
+        'mnist_hierarchical_vae').save('runs/mnist-h/model.keras')"
+    python benchmarks/iwae_nll_chunks.py --model runs/mnist-h/model.keras \\
+        --manual-dir ../shared/data/mnist --out runs/nll10k
+    python benchmarks/iwae_nll_chunks.py --out runs/nll10k --summary
+
+The test images are binarized once with the likelihood recipe's seed, as
+its runs test on them (`kvae.experiment.load_test_split`).
+"""
+
+import argparse
+import dataclasses
+import glob
+import os
+import time
+
+import numpy as np
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", help="A saved kvae model (.keras).")
+    parser.add_argument("--manual-dir", help="Folder of MNIST's files.")
+    parser.add_argument("--out", required=True, help="Folder of the chunks.")
+    parser.add_argument("--samples", type=int, default=1000, help="k.")
+    parser.add_argument("--chunk", type=int, default=250)
+    parser.add_argument("--in-order", type=int, default=1250)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--summary", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.summary and not (args.model and args.manual_dir):
+        parser.error("give --model and --manual-dir (or --summary)")
+    if args.model and not os.path.isfile(args.model):
+        parser.error(f"--model {args.model!r} is not a file")
+    for name in ("samples", "chunk"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.in_order < 0 or args.in_order % args.chunk:
+        parser.error("--in-order must be a non-negative multiple of --chunk")
+    return args
+
+
+def score(args):
+    import kvae
+    from kvae.experiment import load_test_split
+    from kvae.recipes.likelihood import CONFIG
+
+    model = kvae.load_model(args.model)
+    config = dataclasses.replace(CONFIG, manual_dir=args.manual_dir)
+    x = np.asarray(load_test_split(config)[0])
+    os.makedirs(args.out, exist_ok=True)
+    jobs = []
+    for a in range(0, args.in_order, args.chunk):
+        path = os.path.join(args.out, f"nll_{a:05d}_{a + args.chunk:05d}.npy")
+        jobs.append((path, np.arange(a, a + args.chunk), a))
+    rng = np.random.default_rng(args.seed)
+    rest = rng.permutation(np.arange(args.in_order, len(x)))
+    for i in range(0, len(rest), args.chunk):
+        path = os.path.join(args.out, f"rand_{i // args.chunk:03d}.npz")
+        jobs.append((path, rest[i : i + args.chunk], 10_000 + i))
+    for path, idx, seed in jobs:
+        if os.path.exists(path):
+            continue
+        start = time.perf_counter()
+        nll = np.asarray(
+            kvae.evaluation.importance_weighted_nll(
+                model, x[idx], num_samples=args.samples, seed=seed, reduce=False
+            )
+        )
+        if path.endswith(".npy"):
+            np.save(path, nll)
+        else:
+            np.savez(path, idx=idx, nll=nll)
+        print(
+            f"{os.path.basename(path)}: mean {nll.mean():.3f} nats, "
+            f"{time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
+        summary(args.out, len(x))
+
+
+def summary(out, total=10_000):
+    in_order = sorted(glob.glob(os.path.join(out, "nll_*.npy")))
+    known = np.concatenate([np.load(f) for f in in_order]) if in_order else []
+    chunks = [
+        np.load(f) for f in sorted(glob.glob(os.path.join(out, "rand_*.npz")))
+    ]
+    if len(known):
+        print(f"first {len(known)} in file order: mean {np.mean(known):.3f}")
+    if not chunks:
+        return
+    rest = np.concatenate([c["nll"] for c in chunks])
+    n_rest = total - len(known)
+    se = rest.std(ddof=1) / np.sqrt(len(rest)) * np.sqrt(1 - len(rest) / n_rest)
+    estimate = (np.sum(known) + n_rest * rest.mean()) / total
+    print(
+        f"{len(rest)} of the other {n_rest} at random: mean {rest.mean():.3f}"
+        f"\nestimate over all {total}: {estimate:.3f} nats, standard error "
+        f"{n_rest / total * se:.3f} ({len(known) + len(rest)} images scored)"
+    )
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.summary:
+        summary(args.out)
+    else:
+        score(args)
+
+
+if __name__ == "__main__":
+    main()
