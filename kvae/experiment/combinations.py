@@ -217,11 +217,10 @@ def shared_examples(config):
     if spec is None:
         return 0
     try:
-        train, test = (
+        train, test = [
             resolve_split(config.dataset, split, spec.split_sizes)
             for split in config.splits
-        )
-        train, test = list(train), list(test)
+        ]
     except datasets.DatasetError:
         return 0
     return sum(

@@ -77,6 +77,9 @@ def prepare_output(path, overwrite=False, outputs=None):
         RunError: the folder is in use by another run, holds a previous
             run and `overwrite` is false, or cannot be written.
     """
+    # A path through a file or an unwritable folder; its previous run's
+    # files are checked below, under the lock.
+    check_output(path, overwrite=True)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as error:
@@ -84,11 +87,6 @@ def prepare_output(path, overwrite=False, outputs=None):
             f"Cannot create the output folder {path!r}: {error.strerror}. "
             "Choose another --out."
         ) from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise RunError(
-            f"The output folder {path!r} is not writable. Choose another "
-            "--out or change its permissions."
-        )
     try:
         lock = lock_folder(path)
     except FolderInUseError as error:
@@ -134,8 +132,8 @@ def check_output(path, overwrite=False, outputs=None):
         )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise RunError(
-            f"The output folder {path!r} cannot be written ({existing!r} is "
-            "not writable). Choose another --out or change its permissions."
+            f"The output folder {path!r} is not writable ({existing!r} is "
+            "not). Choose another --out or change its permissions."
         )
     if existing == os.path.abspath(path) and not overwrite:
         previous = previous_files(path, outputs)
