@@ -83,6 +83,13 @@ def small_vae(**kwargs):
             "which holds 14.0 (float)",
         ),
         (
+            lambda: kvae.layers.HierarchicalDecoder(
+                (28, 28, 1), activation="relu"
+            ),
+            ValueError,
+            "Unknown block activation 'relu': choose one of ['gelu', 'silu']",
+        ),
+        (
             lambda: kvae.layers.ConvEncoder(2, filters=32),
             TypeError,
             "filters must be a tuple of ints, one channel count per stage",

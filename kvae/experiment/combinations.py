@@ -38,7 +38,13 @@ def image_side(config):
 # Latent groups of --model hierarchical by image side, measured on this CPU
 # (docs/hierarchical.md): resolutions, smallest first, and groups at each.
 HIERARCHIES = {28: ((7, 14), (2, 2)), 64: ((4, 8, 16), (1, 2, 2))}
-HIERARCHICAL_FIELDS = ("resolutions", "groups", "latent_channels", "width")
+HIERARCHICAL_FIELDS = (
+    "resolutions",
+    "groups",
+    "latent_channels",
+    "width",
+    "block_activation",
+)
 
 
 def hierarchy(config):

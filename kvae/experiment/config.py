@@ -17,6 +17,7 @@ from kvae import samplers
 from kvae.experiment import options
 from kvae.experiment.combinations import check_combinations
 from kvae.experiment.options import option
+from kvae.layers.bottleneck_block import BLOCK_ACTIVATIONS
 from kvae.samplers.sampler import LEVELS
 from kvae.vae import VAE
 
@@ -127,6 +128,12 @@ class Config:
         64,
         "Channels of the residual paths of --model hierarchical.",
         **options.COUNT,
+    )
+    block_activation: str = option(
+        "gelu",
+        "Activation of the blocks of --model hierarchical: gelu (VDVAE's) "
+        "or silu (NVAE's, cheaper on a CPU).",
+        choices=tuple(BLOCK_ACTIVATIONS),
     )
     prior: str = option(
         "standard_normal",

@@ -64,13 +64,18 @@ def build_model(config, image_shape, steps_per_epoch=1, classes=None):
     )
     if config.model == "hierarchical":
         resolutions, groups = hierarchy(config)
-        encoder = layers.HierarchicalEncoder(resolutions, width=config.width)
+        encoder = layers.HierarchicalEncoder(
+            resolutions,
+            width=config.width,
+            activation=config.block_activation,
+        )
         decoder = layers.HierarchicalDecoder(
             image_shape,
             resolutions,
             groups=groups,
             latent_channels=config.latent_channels,
             width=config.width,
+            activation=config.block_activation,
         )
         if config.conditional:
             return ConditionalHierarchicalVAE(

@@ -3,7 +3,10 @@ import math
 import keras
 from keras import ops
 
+from kvae.layers.bottleneck_block import BLOCK_ACTIVATIONS
+from kvae.layers.bottleneck_block import DEFAULT_ACTIVATION
 from kvae.layers.bottleneck_block import BottleneckBlock
+from kvae.layers.bottleneck_block import check_activation
 from kvae.layers.label_conditioning import DEFAULT_MODE
 from kvae.layers.label_conditioning import conditioned
 from kvae.layers.label_conditioning import conditioning_stages
@@ -52,6 +55,9 @@ class HierarchicalDecoder(keras.layers.Layer):
             initial state and after every group's write, `"film"` or
             `"bias"` (see `kvae.layers.LabelConditioning`). So every
             group's prior and posterior, and the image, see the label.
+        activation: str. The activation of every block and before the
+            last convolution, `"gelu"` or `"silu"`
+            (`kvae.layers.BottleneckBlock`).
 
     Example:
 
@@ -77,9 +83,11 @@ class HierarchicalDecoder(keras.layers.Layer):
         bottleneck=16,
         output_blocks=1,
         conditioning=DEFAULT_MODE,
+        activation=DEFAULT_ACTIVATION,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.activation = check_activation(activation)
         self.output_shape = check_image_shape(output_shape, 0)
         self.resolutions = check_resolutions(resolutions)
         if isinstance(groups, int) and not isinstance(groups, bool):
@@ -118,6 +126,7 @@ class HierarchicalDecoder(keras.layers.Layer):
                 self.bottleneck,
                 top=g == 0,
                 scale=scale,
+                activation=self.activation,
                 dtype=policy,
             )
             for g in range(len(self.group_resolutions))
@@ -127,6 +136,7 @@ class HierarchicalDecoder(keras.layers.Layer):
                 self.width,
                 self.bottleneck,
                 last_scale=1.0 / max(self.output_blocks, 1),
+                activation=self.activation,
                 dtype=policy,
             )
             for _ in range(self.output_blocks)
@@ -229,7 +239,7 @@ class HierarchicalDecoder(keras.layers.Layer):
             state = conditioned(self.label_stages, state, condition, g + 1)
         for block in self.output_stack:
             state = block(state)
-        out = self.output_conv(keras.activations.gelu(state))
+        out = self.output_conv(BLOCK_ACTIVATIONS[self.activation](state))
         return depth_to_space(out, self.upsampling)
 
     def call(self, inputs, condition=None):
@@ -255,6 +265,7 @@ class HierarchicalDecoder(keras.layers.Layer):
                 "bottleneck": self.bottleneck,
                 "output_blocks": self.output_blocks,
                 "conditioning": self.conditioning,
+                "activation": self.activation,
             }
         )
         return config

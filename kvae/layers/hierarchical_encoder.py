@@ -1,6 +1,8 @@
 import keras
 
+from kvae.layers.bottleneck_block import DEFAULT_ACTIVATION
 from kvae.layers.bottleneck_block import BottleneckBlock
+from kvae.layers.bottleneck_block import check_activation
 from kvae.layers.label_conditioning import DEFAULT_MODE
 from kvae.layers.label_conditioning import conditioned
 from kvae.layers.label_conditioning import conditioning_stages
@@ -34,6 +36,8 @@ class HierarchicalEncoder(keras.layers.Layer):
         conditioning: str. How a `condition` given to `call` enters the
             path after each block: `"film"` or `"bias"` (see
             `kvae.layers.LabelConditioning`).
+        activation: str. The blocks' activation, `"gelu"` or `"silu"`
+            (`kvae.layers.BottleneckBlock`).
 
     Call arguments:
         inputs: images `(batch, height, width, channels)`.
@@ -61,9 +65,11 @@ class HierarchicalEncoder(keras.layers.Layer):
         blocks=2,
         bottleneck=16,
         conditioning=DEFAULT_MODE,
+        activation=DEFAULT_ACTIVATION,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.activation = check_activation(activation)
         self.resolutions = check_resolutions(resolutions)
         self.width, self.blocks, self.bottleneck = positive_ints(
             "width, blocks and bottleneck",
@@ -98,6 +104,7 @@ class HierarchicalEncoder(keras.layers.Layer):
                 self.width,
                 self.bottleneck,
                 last_scale=1.0 / len(self.block_sizes),
+                activation=self.activation,
                 dtype=policy,
             )
             for _ in self.block_sizes
@@ -135,6 +142,7 @@ class HierarchicalEncoder(keras.layers.Layer):
                 "blocks": self.blocks,
                 "bottleneck": self.bottleneck,
                 "conditioning": self.conditioning,
+                "activation": self.activation,
             }
         )
         return config

@@ -1,7 +1,9 @@
 import keras
 from keras import ops
 
+from kvae.layers.bottleneck_block import DEFAULT_ACTIVATION
 from kvae.layers.bottleneck_block import BottleneckBlock
+from kvae.layers.bottleneck_block import check_activation
 
 # Log-variances pass through `LIMIT * tanh(raw / LIMIT)`: NVAE's soft clamp
 # of log sigma at 5, so no step can send a variance to 0 or infinity.
@@ -37,12 +39,21 @@ class LatentGroup(keras.layers.Layer):
         top: bool. The first group of the path.
         scale: float. Initial scale of the group's writes into the state
             (VDVAE scales them by `1 / number of groups`).
+        activation: str. The blocks' activation (`BottleneckBlock`).
     """
 
     def __init__(
-        self, width, latent_channels, bottleneck, top=False, scale=1.0, **kwargs
+        self,
+        width,
+        latent_channels,
+        bottleneck,
+        top=False,
+        scale=1.0,
+        activation=DEFAULT_ACTIVATION,
+        **kwargs,
     ):
         super().__init__(**kwargs)
+        self.activation = check_activation(activation)
         self.width = int(width)
         self.latent_channels = int(latent_channels)
         self.bottleneck = int(bottleneck)
@@ -50,7 +61,11 @@ class LatentGroup(keras.layers.Layer):
         self.scale = float(scale)
         policy = self.dtype_policy
         self.posterior_net = BottleneckBlock(
-            2 * self.latent_channels, bottleneck, residual=False, dtype=policy
+            2 * self.latent_channels,
+            bottleneck,
+            residual=False,
+            activation=self.activation,
+            dtype=policy,
         )
         self.prior_net = None
         if not self.top:
@@ -59,6 +74,7 @@ class LatentGroup(keras.layers.Layer):
                 bottleneck,
                 residual=False,
                 last_scale=0.0,
+                activation=self.activation,
                 dtype=policy,
             )
         self.z_proj = keras.layers.Conv2D(
@@ -68,7 +84,11 @@ class LatentGroup(keras.layers.Layer):
             dtype=policy,
         )
         self.resnet = BottleneckBlock(
-            self.width, bottleneck, last_scale=self.scale, dtype=policy
+            self.width,
+            bottleneck,
+            last_scale=self.scale,
+            activation=self.activation,
+            dtype=policy,
         )
         # A container: its blocks build on their first call.
         self.built = True
@@ -103,6 +123,7 @@ class LatentGroup(keras.layers.Layer):
                 "bottleneck": self.bottleneck,
                 "top": self.top,
                 "scale": self.scale,
+                "activation": self.activation,
             }
         )
         return config

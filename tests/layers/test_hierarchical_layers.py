@@ -3,6 +3,8 @@ the exact rearrangements they are built on."""
 
 import numpy as np
 import pytest
+from scipy.special import erf
+from scipy.special import expit
 
 import kvae
 from kvae.layers.latent_group import soft_clamp
@@ -27,10 +29,37 @@ def test_bottleneck_block():
         kvae.layers.BottleneckBlock(4, 2)(x)
 
 
+@pytest.mark.parametrize(
+    "activation, reference",
+    [
+        ("gelu", lambda x: 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))),
+        ("silu", lambda x: x * expit(x)),
+    ],
+)
+def test_bottleneck_block_applies_its_activation(activation, reference):
+    block = kvae.layers.BottleneckBlock(4, 3, activation=activation)
+    # On a 1x1 map a "same" 3x3 convolution is its centre tap: a matmul.
+    x = np.random.default_rng(1).normal(size=(5, 1, 1, 4)).astype("float32")
+    out = to_numpy(block(x))
+    h = x[:, 0, 0].astype("float64")
+    for conv in block.convs:
+        kernel, bias = (to_numpy(w) for w in conv.weights)
+        centre = kernel[kernel.shape[0] // 2, kernel.shape[1] // 2]
+        h = reference(h) @ centre + bias
+    np.testing.assert_allclose(out[:, 0, 0], x[:, 0, 0] + h, atol=1e-5)
+    assert block.get_config()["activation"] == activation
+
+
 def test_hierarchical_encoder_gives_one_map_per_resolution():
     run_layer_test(
         kvae.layers.HierarchicalEncoder,
-        {"resolutions": (2, 4), "width": 6, "blocks": 1, "bottleneck": 3},
+        {
+            "resolutions": (2, 4),
+            "width": 6,
+            "blocks": 1,
+            "bottleneck": 3,
+            "activation": "silu",
+        },
         (8, 8, 1),
         ((2, 2, 6), (4, 4, 6)),
     )
@@ -47,6 +76,7 @@ def test_hierarchical_decoder_shapes_and_groups():
             "width": 6,
             "bottleneck": 3,
             "output_blocks": 1,
+            "activation": "silu",
         },
         (8,),
         (8, 8, 3),
@@ -54,6 +84,11 @@ def test_hierarchical_decoder_shapes_and_groups():
     assert layer.latent_shapes == [(2, 2, 2), (4, 4, 2), (4, 4, 2)]
     assert layer.top_dim == 8
     assert [g.top for g in layer.latent_groups] == [True, False, False]
+    # The activation reaches every block of every group.
+    for group in layer.latent_groups:
+        blocks = [group.posterior_net, group.resnet, group.prior_net]
+        assert {b.activation for b in blocks if b} == {"silu"}
+    assert {b.activation for b in layer.output_stack} == {"silu"}
 
 
 def test_space_to_depth_and_back_are_exact():

@@ -51,7 +51,9 @@ def test_likelihood_end_to_end(
 ):
     recipe = load_recipe("likelihood")
     out = tmp_path / "likelihood"
-    result = recipe.main(tiny_flags(shared_data, out))
+    result = recipe.main(
+        tiny_flags(shared_data, out, "--block-activation", "silu")
+    )
 
     metrics = check_run_folder(
         out,
@@ -74,6 +76,7 @@ def test_likelihood_end_to_end(
     assert isinstance(model, kvae.HierarchicalVAE)
     assert isinstance(model.prior, kvae.priors.StandardNormal)
     assert model.kl_warmup_steps == 2 * 4  # 2 epochs of 256 / 64 steps
+    assert model.encoder.activation == model.decoder.activation == "silu"
     assert result["iwae_nll"] == pytest.approx(metrics["iwae_nll"])
 
 
