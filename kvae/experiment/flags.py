@@ -13,6 +13,8 @@ import sys
 from kvae import datasets
 from kvae.experiment.config import Config
 from kvae.experiment.errors import RunError
+from kvae.experiment.options import FieldError
+from kvae.experiment.options import flag_name
 
 # The fields that name the data a run reads, besides the dataset.
 DATA_FIELDS = (
@@ -22,11 +24,6 @@ DATA_FIELDS = (
     "image_size",
     "binarize",
 )
-
-
-def flag_name(field_name):
-    """The flag of a `Config` field: `"batch_size"` -> `"--batch-size"`."""
-    return "--" + field_name.replace("_", "-")
 
 
 def argument_parser(config, description=None):
@@ -87,7 +84,7 @@ def data_config(parser, args, **fields):
     try:
         return Config(**given, **fields)
     except ValueError as error:
-        parser.error(str(error))
+        parser.error(flag_message(error))
 
 
 def parse_args(config, argv=None, description=None):
@@ -116,7 +113,15 @@ def parse_args(config, argv=None, description=None):
     try:
         return dataclasses.replace(config, **values)
     except ValueError as error:
-        parser.error(str(error))
+        parser.error(flag_message(error))
+
+
+def flag_message(error):
+    """The message of a `Config` error, naming flags where it names one
+    field."""
+    if isinstance(error, FieldError):
+        return error.flag_message()
+    return str(error)
 
 
 def cli(main, argv=None):

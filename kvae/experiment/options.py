@@ -15,6 +15,29 @@ import re
 from kvae import model_args
 
 
+def flag_name(field_name):
+    """The flag of a `Config` field: `"batch_size"` -> `"--batch-size"`."""
+    return "--" + field_name.replace("_", "-")
+
+
+class FieldError(ValueError):
+    """A value one `Config` field does not allow.
+
+    The message names the field (`Config(epochs=0)`: "epochs must be a
+    positive int"); `flag_message()` says the same with the field's flag,
+    for a command line ("--epochs must be a positive int").
+    """
+
+    def __init__(self, name, template):
+        # `template` holds "{}" where the field's name goes (its first
+        # "{}": the rest may quote a value with braces).
+        self.name, self.template = name, template
+        super().__init__(template.replace("{}", name, 1))
+
+    def flag_message(self):
+        return self.template.replace("{}", flag_name(self.name), 1)
+
+
 def is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -145,21 +168,21 @@ def validate(field, value):
         return
     values = value if meta["nargs"] is not None else (value,)
     if meta["nargs"] is not None and not isinstance(value, tuple):
-        raise ValueError(
-            f"{field.name} must be a tuple, got {type(value).__name__}."
+        raise FieldError(
+            field.name, f"{{}} must be a tuple, got {type(value).__name__}."
         )
     if isinstance(meta["nargs"], int) and len(values) != meta["nargs"]:
-        raise ValueError(
-            f"{field.name} takes {meta['nargs']} values, got {value!r}."
+        raise FieldError(
+            field.name, f"{{}} takes {meta['nargs']} values, got {value!r}."
         )
     for item in values:
         if meta["choices"] is not None and item not in meta["choices"]:
-            raise ValueError(
-                f"Unknown {field.name} {item!r}; choose from "
-                f"{list(meta['choices'])}."
+            raise FieldError(
+                field.name,
+                f"Unknown {{}} {item!r}; choose from {list(meta['choices'])}.",
             )
         if meta["check"] is not None:
             try:
                 meta["check"](item)
             except ValueError as error:
-                raise ValueError(f"{field.name} {error}.") from None
+                raise FieldError(field.name, f"{{}} {error}.") from None

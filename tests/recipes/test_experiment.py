@@ -220,6 +220,7 @@ NON_DEFAULT_FLAGS = {
     "groups": ["1", "2"],
     "latent_channels": ["4"],
     "width": ["32"],
+    "block_activation": ["silu"],
     "kl_warmup_epochs": ["1.0"],
     "skip_gradient_norm": ["100.0"],
     "prior": ["vamp"],
@@ -340,9 +341,9 @@ def test_help_mentions_every_field(capsys):
 def test_bad_flag_values_name_the_flag(capsys):
     config = experiment.Config()
     for argv, words in (
-        (["--epochs", "0"], "epochs must be a positive int"),
-        (["--gifs", "movie"], "Unknown gifs 'movie'"),
-        (["--sigma", "-1"], "sigma must be 'learned', 'optimal' or a finite"),
+        (["--epochs", "0"], "--epochs must be a positive int"),
+        (["--gifs", "movie"], "Unknown --gifs 'movie'"),
+        (["--sigma", "-1"], "--sigma must be 'learned', 'optimal' or a finite"),
         (["--latent-dim", "two"], "--latent-dim: invalid int value"),
         (["--reconstruction-grid", "2"], "expected 2 arguments"),
         (["--images", "photos"], "replaces an RGB dataset"),
@@ -351,3 +352,6 @@ def test_bad_flag_values_name_the_flag(capsys):
             experiment.parse_args(config, argv)
         assert info.value.code == 2
         assert words in capsys.readouterr().err, argv
+    # From Python the same error names the field, not the flag.
+    with pytest.raises(ValueError, match="^epochs must be a positive int"):
+        experiment.Config(epochs=0)

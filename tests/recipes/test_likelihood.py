@@ -111,10 +111,10 @@ def test_likelihood_iwae_variant(shared_data, load_recipe, tmp_path):
 @pytest.mark.parametrize(
     "flags, match",
     [
-        (["--prior", "hierarchical"], "Unknown prior"),
-        (["--objective", "iw"], "Unknown objective"),
-        (["--free-bits", "-1"], "free_bits must be a finite number >= 0"),
-        (["--num-samples", "0"], "num_samples must be a positive int"),
+        (["--prior", "hierarchical"], "Unknown --prior"),
+        (["--objective", "iw"], "Unknown --objective"),
+        (["--free-bits", "-1"], "--free-bits must be a finite number >= 0"),
+        (["--num-samples", "0"], "--num-samples must be a positive int"),
         (
             ["--prior", "standard_normal", "--prior-components", "5"],
             "prior_components sets the components",
