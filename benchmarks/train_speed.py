@@ -25,10 +25,13 @@ the 1-minute load average is recorded before and after each process.
     python benchmarks/train_speed.py --models conv_pixel_shuffle --epochs 4
     python benchmarks/train_speed.py --models hierarchical_28 \
         --title "Training throughput (CPU): the hierarchical MNIST model"
+    python benchmarks/train_speed.py --backends torch --precisions float32 \
+        --models hierarchical_28 hierarchical_28_silu --no-write
     python benchmarks/train_speed.py --backends jax torch --batch-size 1024
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -47,6 +50,8 @@ MODELS = {
     # The likelihood recipe's HierarchicalVAE, as `recipes/likelihood.py`
     # builds it by default (its upsampling is fixed by the model).
     "hierarchical_28": ((28, 28, 1), None),
+    # The same with SiLU in its blocks (`--block-activation silu`).
+    "hierarchical_28_silu": ((28, 28, 1), None),
 }
 DEFAULT_MODELS = ("conv_pixel_shuffle", "residual_64")
 # The models issue 25 sets ratio targets for.
@@ -67,7 +72,10 @@ def build_kvae(name, latent_dim):
         from kvae.experiment.train import build_model
         from kvae.recipes.likelihood import CONFIG
 
-        return build_model(CONFIG, shape)
+        config = CONFIG
+        if name.endswith("_silu"):
+            config = dataclasses.replace(CONFIG, block_activation="silu")
+        return build_model(config, shape)
     if name.startswith("conv"):
         encoder = kvae.layers.ConvEncoder(latent_dim)
         decoder = kvae.layers.ConvDecoder(shape, upsampling=upsampling)
