@@ -3,8 +3,9 @@ import keras
 from kvae.layers.utils import build_by_tracing
 
 # The activations a block can use. GELU is VDVAE's; SiLU (swish) is
-# NVAE's and costs about a quarter of the exact GELU forward and backward
-# under torch on a CPU (docs/hierarchical.md, "Where the step goes").
+# NVAE's: about a quarter of the exact GELU's forward and backward under
+# torch on a CPU, which made the likelihood recipe's step 4 to 7% faster
+# (docs/hierarchical.md, "Two more screens").
 BLOCK_ACTIVATIONS = {
     "gelu": keras.activations.gelu,
     "silu": keras.activations.silu,
@@ -43,8 +44,8 @@ class BottleneckBlock(keras.layers.Layer):
             `zero_last`, used where a block's output is a prior), below
             1 damps a residual branch in a deep stack.
         activation: str. The activation before each convolution:
-            `"gelu"` (VDVAE's, the default) or `"silu"` (NVAE's, a
-            quarter of GELU's cost on a CPU; see `BLOCK_ACTIVATIONS`).
+            `"gelu"` (VDVAE's, the default) or `"silu"` (NVAE's,
+            cheaper on a CPU; see `BLOCK_ACTIVATIONS`).
 
     Call arguments:
         inputs: tensor `(batch, height, width, channels)`.

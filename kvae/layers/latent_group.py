@@ -3,7 +3,6 @@ from keras import ops
 
 from kvae.layers.bottleneck_block import DEFAULT_ACTIVATION
 from kvae.layers.bottleneck_block import BottleneckBlock
-from kvae.layers.bottleneck_block import check_activation
 
 # Log-variances pass through `LIMIT * tanh(raw / LIMIT)`: NVAE's soft clamp
 # of log sigma at 5, so no step can send a variance to 0 or infinity.
@@ -53,7 +52,8 @@ class LatentGroup(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.activation = check_activation(activation)
+        # Checked by the blocks below, built here.
+        self.activation = activation
         self.width = int(width)
         self.latent_channels = int(latent_channels)
         self.bottleneck = int(bottleneck)
