@@ -1,7 +1,12 @@
 """The trained classifier whose features score a run's samples
 (`--feature-model`): loaded and checked against the run's images before
 any data is read, so that a wrong file stops the run at its start instead
-of after training."""
+of after training. A run asks for it up to three times (the check, the
+sample scores, a conditional run's label accuracy); the file is read once
+while it is unchanged."""
+
+import functools
+import os
 
 import keras
 
@@ -33,7 +38,8 @@ def load_feature_model(config):
         "--feature-model out."
     )
     try:
-        model = keras.saving.load_model(path)
+        stat = os.stat(path)
+        model = _load(os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
     except Exception as error:  # a corrupt file fails in many ways
         raise RunError(
             f"--feature-model {path!r} could not be loaded as a Keras model "
@@ -50,3 +56,12 @@ def load_feature_model(config):
             f"this run's images are {shape}. {advice}"
         )
     return model
+
+
+@functools.lru_cache(maxsize=1)
+def _load(path, mtime_ns, size):
+    """The model at `path`, read again only when its modification time or
+    size (part of the key) changed: a file rewritten between two runs in one
+    process is not served from the cache."""
+    del mtime_ns, size
+    return keras.saving.load_model(path)

@@ -2,11 +2,11 @@
 case here gives a data folder that does not exist, so a refusal that came
 after loading would be a DatasetError instead of the RunError asserted."""
 
-
 import keras
 import pytest
 
 from kvae import experiment
+from kvae.experiment.feature_model import load_feature_model
 from tests.recipes.test_run_safety import tiny_flags
 
 
@@ -77,3 +77,29 @@ def test_a_feature_model_that_cannot_score_is_refused(load_recipe, tmp_path):
         match=r"\(32, 32, 3\).*\(28, 28, 1\)",
     )
     assert not out.exists()
+
+
+def test_a_feature_model_is_read_once_while_its_file_is_unchanged(tmp_path):
+    """The check before the data and the scores after training share one
+    load; a file written again between two runs is read again."""
+
+    def save(units):
+        keras.Sequential(
+            [
+                keras.Input((28, 28, 1)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(units),
+            ]
+        ).save(path)
+
+    path = str(tmp_path / "classifier.keras")
+    save(3)
+    config = experiment.Config(
+        dataset="kmnist", score_images=8, feature_model=path
+    )
+    first = load_feature_model(config)
+    assert load_feature_model(config) is first
+    save(5)
+    second = load_feature_model(config)
+    assert second is not first
+    assert second.output_shape == (None, 5)
