@@ -216,6 +216,16 @@ class Config:
         parse=float,
         check=options.positive_float,
     )
+    ema_momentum: float | None = option(
+        None,
+        "Keep an exponential moving average of the weights with this "
+        "momentum (Polyak averaging; VDVAE evaluates its averaged weights), "
+        "e.g. 0.999: each epoch's test figures and pictures, the saved "
+        "model and its evaluation then use the averaged weights; none for "
+        "the last weights.",
+        parse=float,
+        check=options.open_fraction,
+    )
     beta: float = option(
         1.0,
         "Weight of the KL term.",

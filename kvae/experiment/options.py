@@ -81,6 +81,17 @@ def finite_non_negative(value):
         raise ValueError(f"must be a finite number >= 0, got {value!r}")
 
 
+def open_fraction(value):
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or not 0 < value < 1
+    ):
+        raise ValueError(
+            f"must be a number between 0 and 1 (both excluded), got {value!r}"
+        )
+
+
 # Seeds go to NumPy and the backends, which take unsigned 32-bit ints.
 MAX_SEED = 2**32 - 1
 

@@ -98,7 +98,8 @@ def build_model(config, image_shape, steps_per_epoch=1, classes=None):
 
 
 def build_optimizer(config, steps_per_epoch):
-    """Adam or AdamW, with the cosine decay and clipping of `config`."""
+    """Adam or AdamW, with the cosine decay, clipping and weight averaging
+    of `config`."""
     learning_rate = config.learning_rate
     if config.final_learning_rate is not None:
         learning_rate = keras.optimizers.schedules.CosineDecay(
@@ -109,6 +110,8 @@ def build_optimizer(config, steps_per_epoch):
     kwargs = {"learning_rate": learning_rate}
     if config.global_clipnorm is not None:
         kwargs["global_clipnorm"] = config.global_clipnorm
+    if config.ema_momentum is not None:
+        kwargs.update(use_ema=True, ema_momentum=config.ema_momentum)
     if config.optimizer == "adamw":
         return keras.optimizers.AdamW(
             weight_decay=config.weight_decay, **kwargs
@@ -195,6 +198,11 @@ def _train_and_evaluate(config, announce, held):
     history_tmp = os.path.join(out, partial_name("history.csv") + "csv")
     divergence = StopOnDivergence()
     fit_callbacks = [timer, divergence]
+    if config.ema_momentum is not None:
+        # After the timer (the swap is not training) and before the
+        # pictures: validation and every epoch-end callback see the averaged
+        # weights, and the last epoch leaves them in the model.
+        fit_callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     if writer:
         fit_callbacks += [
             keras.callbacks.CSVLogger(history_tmp),

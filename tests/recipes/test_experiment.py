@@ -239,6 +239,7 @@ NON_DEFAULT_FLAGS = {
     "final_learning_rate": ["1e-05"],
     "weight_decay": ["0.1"],
     "global_clipnorm": ["2.0"],
+    "ema_momentum": ["0.999"],
     "beta": ["0.5"],
     "seed": ["7"],
     "manual_dir": ["some/dir"],
