@@ -34,6 +34,7 @@ from kvae.experiment.report import summary_text
 from kvae.models import ConditionalHierarchicalVAE
 from kvae.models import ConditionalVAE
 from kvae.models import HierarchicalVAE
+from kvae.utils import platform_info
 from kvae.utils import write_json
 from kvae.utils.files import partial_name
 from kvae.utils.files import publish
@@ -155,6 +156,8 @@ def train_and_evaluate(config, announce=True):
 def _train_and_evaluate(config, announce, held):
     start = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
+    # The source that runs: metrics.json reports it after training.
+    platform_info.source_commit()
     # Resolved first: a strategy this backend lacks fails before any work.
     strategy_scope = distribution_scope(config)
     policy, reason = precision.resolve_policy(config.precision)

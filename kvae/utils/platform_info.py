@@ -1,5 +1,6 @@
 """What a run ran on: backend, device, library versions and machine."""
 
+import functools
 import importlib.metadata
 import os
 import platform
@@ -40,10 +41,14 @@ def environment():
     }
 
 
+@functools.cache
 def source_commit():
     """The git commit of the kvae source that runs, or `None`: an
     installed wheel (even in a venv inside some other checkout), or no git
-    on the machine. Uncommitted changes are not recorded."""
+    on the machine. Uncommitted changes are not recorded.
+
+    Read once per process and kept: a commit made while a run trains is
+    not the source it runs (a recipe asks at its start)."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # A checkout holds the kvae package at its top level.
     folder = os.path.dirname(package)

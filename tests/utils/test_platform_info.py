@@ -58,3 +58,23 @@ def test_environment_records_the_commit_of_a_checkout():
         pytest.skip("kvae does not run from a git checkout here")
     assert utils.environment()["commit"] == head.stdout.strip()
     assert platform_info.source_commit() == head.stdout.strip()
+
+
+def test_the_commit_is_read_once_per_process(monkeypatch):
+    """A commit made while a run trains is not the source that runs: the
+    first answer is kept."""
+    calls = []
+    run = subprocess.run
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return run(*args, **kwargs)
+
+    platform_info.source_commit.cache_clear()
+    monkeypatch.setattr(platform_info.subprocess, "run", counted)
+    try:
+        first = platform_info.source_commit()
+        assert platform_info.source_commit() == first
+        assert len(calls) == 1
+    finally:
+        platform_info.source_commit.cache_clear()
