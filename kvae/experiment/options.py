@@ -61,32 +61,26 @@ def sigma(value):
         raise ValueError(error)
 
 
+def is_finite_real(value):
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
 def positive_float(value):
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not is_finite_real(value) or value <= 0:
         raise ValueError(f"must be a positive, finite number, got {value!r}")
 
 
 def finite_non_negative(value):
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value < 0
-    ):
+    if not is_finite_real(value) or value < 0:
         raise ValueError(f"must be a finite number >= 0, got {value!r}")
 
 
 def open_fraction(value):
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not 0 < value < 1
-    ):
+    if not is_finite_real(value) or not 0 < value < 1:
         raise ValueError(
             f"must be a number between 0 and 1 (both excluded), got {value!r}"
         )
