@@ -26,7 +26,7 @@ the 1-minute load average is recorded before and after each process.
     python benchmarks/train_speed.py --models hierarchical_28 \
         --title "Training throughput (CPU): the hierarchical MNIST model"
     python benchmarks/train_speed.py --backends torch --precisions float32 \
-        --models hierarchical_28 hierarchical_28_silu --no-write
+        --models hierarchical_28 hierarchical_28_gelu --no-write
     python benchmarks/train_speed.py --backends jax torch --batch-size 1024
 """
 
@@ -50,8 +50,8 @@ MODELS = {
     # The likelihood recipe's HierarchicalVAE, as `recipes/likelihood.py`
     # builds it by default (its upsampling is fixed by the model).
     "hierarchical_28": ((28, 28, 1), None),
-    # The same with SiLU in its blocks (`--block-activation silu`).
-    "hierarchical_28_silu": ((28, 28, 1), None),
+    # The same with GELU in its blocks (`--block-activation gelu`).
+    "hierarchical_28_gelu": ((28, 28, 1), None),
 }
 DEFAULT_MODELS = ("conv_pixel_shuffle", "residual_64")
 # The models issue 25 sets ratio targets for.
@@ -73,8 +73,8 @@ def build_kvae(name, latent_dim):
         from kvae.recipes.likelihood import CONFIG
 
         config = CONFIG
-        if name.endswith("_silu"):
-            config = dataclasses.replace(CONFIG, block_activation="silu")
+        if name.endswith("_gelu"):
+            config = dataclasses.replace(CONFIG, block_activation="gelu")
         return build_model(config, shape)
     if name.startswith("conv"):
         encoder = kvae.layers.ConvEncoder(latent_dim)

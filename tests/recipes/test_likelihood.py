@@ -52,7 +52,7 @@ def test_likelihood_end_to_end(
     recipe = load_recipe("likelihood")
     out = tmp_path / "likelihood"
     result = recipe.main(
-        tiny_flags(shared_data, out, "--block-activation", "silu")
+        tiny_flags(shared_data, out, "--block-activation", "gelu")
     )
 
     metrics = check_run_folder(
