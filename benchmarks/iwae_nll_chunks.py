@@ -3,7 +3,9 @@
 
 k=1000 on all 10,000 images takes about two hours on a 2-core CPU, more
 than a session may have free, so the images go in chunks of `--chunk`,
-each saved as it finishes (a rerun skips the chunks on disk):
+each saved as it finishes (a rerun skips the chunks on disk; the
+settings and a digest of the model's weights are kept in `settings.json`,
+and a rerun with others is refused rather than mixed in):
 
 1. the first `--in-order` images in file order (`nll_<from>_<to>.npy`);
 2. the others in a random order (`--seed`), so that every prefix of
@@ -28,10 +30,14 @@ its runs test on them (`kvae.experiment.load_test_split`).
 import argparse
 import dataclasses
 import glob
+import hashlib
+import json
 import os
 import time
 
 import numpy as np
+
+SETTINGS_FILE = "settings.json"
 
 
 def parse_args(argv=None):
@@ -68,35 +74,104 @@ def score(args):
     model = kvae.load_model(args.model)
     config = dataclasses.replace(CONFIG, manual_dir=args.manual_dir)
     x = np.asarray(load_test_split(config)[0])
-    os.makedirs(args.out, exist_ok=True)
-    jobs = []
-    for a in range(0, args.in_order, args.chunk):
-        path = os.path.join(args.out, f"nll_{a:05d}_{a + args.chunk:05d}.npy")
-        jobs.append((path, np.arange(a, a + args.chunk), a))
-    rng = np.random.default_rng(args.seed)
-    rest = rng.permutation(np.arange(args.in_order, len(x)))
-    for i in range(0, len(rest), args.chunk):
-        path = os.path.join(args.out, f"rand_{i // args.chunk:03d}.npz")
-        jobs.append((path, rest[i : i + args.chunk], 10_000 + i))
-    for path, idx, seed in jobs:
+    score_chunks(
+        model, x, args.out, args.samples, args.chunk, args.in_order, args.seed
+    )
+
+
+def chunk_plan(num_images, chunk, in_order, seed):
+    """`(file name, image indices, noise seed)` of every chunk, in order."""
+    jobs = [
+        (f"nll_{a:05d}_{a + chunk:05d}.npy", np.arange(a, a + chunk), a)
+        for a in range(0, in_order, chunk)
+    ]
+    rest = np.random.default_rng(seed).permutation(
+        np.arange(in_order, num_images)
+    )
+    jobs += [
+        (f"rand_{i // chunk:03d}.npz", rest[i : i + chunk], 10_000 + i)
+        for i in range(0, len(rest), chunk)
+    ]
+    return jobs
+
+
+def score_chunks(model, x, out, samples, chunk, in_order, seed):
+    """Scores the chunks of `chunk_plan` not yet in `out`, saving each."""
+    import kvae
+
+    settings = {
+        "samples": samples,
+        "chunk": chunk,
+        "in_order": in_order,
+        "seed": seed,
+        "images": len(x),
+        "weights_sha256": weights_digest(model),
+    }
+    os.makedirs(out, exist_ok=True)
+    check_settings(out, settings)
+    for name, idx, noise_seed in chunk_plan(len(x), chunk, in_order, seed):
+        path = os.path.join(out, name)
         if os.path.exists(path):
             continue
         start = time.perf_counter()
         nll = np.asarray(
             kvae.evaluation.importance_weighted_nll(
-                model, x[idx], num_samples=args.samples, seed=seed, reduce=False
+                model,
+                x[idx],
+                num_samples=samples,
+                seed=noise_seed,
+                reduce=False,
             )
         )
-        if path.endswith(".npy"):
-            np.save(path, nll)
-        else:
-            np.savez(path, idx=idx, nll=nll)
+        # np.save given a name would add ".npy" to the temporary one.
+        with kvae.utils.atomic_path(path) as tmp, open(tmp, "wb") as f:
+            if name.endswith(".npy"):
+                np.save(f, nll)
+            else:
+                np.savez(f, idx=idx, nll=nll)
         print(
-            f"{os.path.basename(path)}: mean {nll.mean():.3f} nats, "
+            f"{name}: mean {nll.mean():.3f} nats, "
             f"{time.perf_counter() - start:.0f} s",
             flush=True,
         )
-        summary(args.out, len(x))
+        summary(out, len(x))
+
+
+def weights_digest(model):
+    """SHA-256 of the model's weights: the same for the model saved again,
+    or loaded from its preset, on any backend."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(weight.path.encode())
+        digest.update(np.ascontiguousarray(np.asarray(weight)).tobytes())
+    return digest.hexdigest()
+
+
+def check_settings(out, settings):
+    """Records `settings` in `out` on the first run; refuses, before any
+    scoring, a later run whose settings (or model) differ, since its
+    chunks would be mixed with the earlier ones in one figure."""
+    path = os.path.join(out, SETTINGS_FILE)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            recorded = json.load(f)
+        differ = sorted(
+            key for key in settings if recorded.get(key) != settings[key]
+        )
+        if differ:
+            changes = ", ".join(
+                f"{key}: {recorded.get(key)!r} there, {settings[key]!r} now"
+                for key in differ
+            )
+            raise SystemExit(
+                f"{out!r} holds chunks scored with other settings "
+                f"({changes}); their figures would mix. Give another --out, "
+                "or the same model and settings to resume."
+            )
+    else:
+        from kvae.utils import write_json
+
+        write_json(path, settings)
 
 
 def summary(out, total=10_000):
@@ -123,7 +198,12 @@ def summary(out, total=10_000):
 def main(argv=None):
     args = parse_args(argv)
     if args.summary:
-        summary(args.out)
+        settings = os.path.join(args.out, SETTINGS_FILE)
+        total = 10_000
+        if os.path.exists(settings):
+            with open(settings, encoding="utf-8") as f:
+                total = json.load(f)["images"]
+        summary(args.out, total)
     else:
         score(args)
 

@@ -188,6 +188,10 @@ def _train_and_evaluate(config, announce, held):
     # Layers take the global policy when they are created.
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
+    # Seeded again here: what ran since the first seeding (loading the
+    # feature model, the data pipeline) draws from the same generators, so
+    # without this a run's initial weights would depend on its other flags.
+    keras.utils.set_random_seed(config.seed)
     try:
         with strategy_scope:
             model = build_model(

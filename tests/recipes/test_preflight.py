@@ -103,3 +103,43 @@ def test_a_feature_model_is_read_once_while_its_file_is_unchanged(tmp_path):
     second = load_feature_model(config)
     assert second is not first
     assert second.output_shape == (None, 5)
+
+
+def test_a_feature_model_leaves_the_initial_weights_as_they_were(
+    load_recipe, shared_data, tmp_path, monkeypatch
+):
+    """Loading the feature model before the data draws seeds for its
+    layers; the model is built from the same random state either way."""
+    import random
+
+    import numpy as np
+
+    from kvae.experiment import train
+
+    class Built(Exception):
+        pass
+
+    def record(*args, **kwargs):
+        raise Built(random.getstate(), np.random.get_state()[1][:8].tolist())
+
+    keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(3),
+        ]
+    ).save(str(tmp_path / "classifier.keras"))
+    monkeypatch.setattr(train, "build_model", record)
+    states = []
+    for name, extra in (
+        ("plain", ()),
+        ("scored", ("--feature-model", str(tmp_path / "classifier.keras"))),
+    ):
+        argv = tiny_flags(
+            shared_data, tmp_path / name, "--score-images", "8", *extra
+        )
+        with pytest.raises(Built) as built:
+            load_recipe("kmnist").main(argv)
+        states.append(built.value.args)
+    assert states[0] == states[1]
