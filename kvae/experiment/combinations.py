@@ -20,6 +20,9 @@ from kvae.layers.utils import check_image_shape
 from kvae.layers.utils import check_resolutions
 from kvae.layers.utils import check_resolutions_fit
 from kvae.metrics import SSIM
+from kvae.samplers.gaussian_mixture_sampler import MAX_COVARIANCE_BYTES
+from kvae.samplers.gaussian_mixture_sampler import components_for
+from kvae.samplers.gaussian_mixture_sampler import covariance_bytes
 
 # The side SSIM's window needs (every run tracks SSIM).
 _SSIM_SIDE = inspect.signature(SSIM).parameters["filter_size"].default
@@ -211,6 +214,29 @@ def _check_pca(config):
             f"mixture_pca_components {pca} exceeds the {dims} dimensions of "
             f"the codes the samplers fit (sampler_levels "
             f"{config.sampler_levels!r}). Give at most {dims}."
+        )
+    if "mixture_components" in not_applying(config):
+        return
+    codes = config.sampler_images
+    if pca is not None and codes is not None and pca > codes:
+        raise ValueError(
+            f"mixture_pca_components {pca} exceeds the {codes} training "
+            "codes the mixture is fitted to (sampler_images), which have "
+            f"at most {codes} principal components. Give at most {codes}, "
+            "or more sampler_images."
+        )
+    # The mixture's own refusal, which would come after training.
+    components = config.mixture_components
+    if codes is not None:
+        components = components_for(components, codes)
+    size = 0 if pca is not None else covariance_bytes(components, dims)
+    if size > MAX_COVARIANCE_BYTES:
+        raise ValueError(
+            f"{components} full covariances of the {dims}-D codes the "
+            f"Gaussian mixture fits (sampler_levels {config.sampler_levels!r})"
+            f" need {size / 2**30:.0f} GiB: give mixture_pca_components "
+            "(e.g. 256) to fit it in the codes' principal components, or "
+            "fewer mixture_components."
         )
 
 

@@ -34,13 +34,11 @@ from kvae.experiment.data import load_train_arrays
 from kvae.experiment.feature_model import load_feature_model
 from kvae.experiment.sample_figure import save_sample_figure
 from kvae.samplers.class_codes import fits_by_class
+from kvae.samplers.gaussian_mixture_sampler import MIN_CODES_PER_COMPONENT
+from kvae.samplers.gaussian_mixture_sampler import components_for
 from kvae.samplers.sampler import prior_samples
 from kvae.samplers.sampler import sampler_file_name
 
-# The fewest training codes per Gaussian-mixture component: the recipes fit
-# min(--mixture-components, codes / 15) components to each density (15
-# was KMNIST's best, 600 components on 9,000 codes; docs/sample_quality.md).
-MIN_CODES_PER_COMPONENT = 15
 # The k-means cells of the data-copying test, given enough test images
 # (40 a cell); with fewer, one cell.
 COPYING_CELLS = 10
@@ -60,7 +58,7 @@ def make_sampler(name, config, model=None, num_codes=None, verbose=0):
             per_density = num_codes
             if fits_by_class(model):
                 per_density //= model.num_classes
-            most = max(1, per_density // MIN_CODES_PER_COMPONENT)
+            most = components_for(components, per_density)
             if most < components and verbose:
                 print(
                     f"  {per_density} codes a density: {most} mixture "
@@ -68,7 +66,7 @@ def make_sampler(name, config, model=None, num_codes=None, verbose=0):
                     f"{MIN_CODES_PER_COMPONENT} codes each).",
                     flush=True,
                 )
-            components = min(components, most)
+            components = most
         return samplers.GaussianMixtureSampler(
             components,
             reg_covar=config.mixture_reg_covar,

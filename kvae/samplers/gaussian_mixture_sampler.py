@@ -7,6 +7,29 @@ from sklearn.mixture import GaussianMixture
 from kvae.model_args import check_counts
 from kvae.samplers.sampler import Sampler
 
+# The fewest codes per component the recipes give a mixture: 15 was
+# KMNIST's best, 600 components on 9,000 codes (docs/sample_quality.md).
+MIN_CODES_PER_COMPONENT = 15
+# Full (or tied) covariances larger than this, in float64 bytes, are
+# refused: EM keeps working copies of them, several times this in all.
+MAX_COVARIANCE_BYTES = 2**31
+
+
+def components_for(num_components, num_codes):
+    """`num_components`, or fewer where `num_codes` would give a component
+    fewer than `MIN_CODES_PER_COMPONENT` codes (at least one)."""
+    return min(num_components, max(1, num_codes // MIN_CODES_PER_COMPONENT))
+
+
+def covariance_bytes(num_components, dims, covariance_type="full"):
+    """The float64 bytes of the `(num_components, dims, dims)` covariances
+    (and as many Cholesky factors) a full or tied mixture keeps (a tied
+    one's is drawn through one factor per component); 0 for diagonal and
+    spherical ones, which keep no `dims x dims` matrices."""
+    if covariance_type not in ("full", "tied"):
+        return 0
+    return num_components * dims * dims * 8
+
 
 class GaussianMixtureSampler(Sampler):
     """A full-covariance Gaussian mixture on the training codes.
@@ -149,8 +172,10 @@ class GaussianMixtureSampler(Sampler):
         principal components (kept in `self.pca` for `draw`)."""
         n, d = codes.shape
         if self.pca_components is None:
-            size = self.num_components * d * d * 8
-            if self.covariance_type in ("full", "tied") and size > 2**31:
+            size = covariance_bytes(
+                self.num_components, d, self.covariance_type
+            )
+            if size > MAX_COVARIANCE_BYTES:
                 raise ValueError(
                     f"{self.num_components} {self.covariance_type} "
                     f"covariances of {d}-D codes need {size / 2**30:.0f} "

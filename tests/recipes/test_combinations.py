@@ -1,4 +1,3 @@
-
 """Settings that do not go together are refused when the command line is
 parsed (exit 2, nothing created); settings the model does not use are
 recorded as not applying, and metrics.json describes the trained model."""
@@ -85,6 +84,31 @@ from kvae.experiment.combinations import latent_text
             "mixture_pca_components 4000 exceeds the 3920 dimensions",
         ),
         (
+            # The mixture would refuse its 17 GiB only after training.
+            "likelihood",
+            ["--sampler-levels", "all"],
+            "150 full covariances of the 3920-D codes the Gaussian mixture "
+            "fits (sampler_levels 'all') need 17 GiB",
+        ),
+        (
+            # 1,500 codes give 100 components: still 11 GiB.
+            "likelihood",
+            ["--sampler-levels", "all", "--sampler-images", "1500"],
+            "100 full covariances of the 3920-D codes",
+        ),
+        (
+            "likelihood",
+            [
+                "--sampler-levels",
+                "all",
+                "--sampler-images",
+                "100",
+                "--mixture-pca-components",
+                "512",
+            ],
+            "mixture_pca_components 512 exceeds the 100 training codes",
+        ),  # fmt: skip
+        (
             "dogs",
             ["--sigma", "1e-30"],
             "sigma must be 'learned', 'optimal' or a finite number >= 0.002479",
@@ -114,6 +138,14 @@ def test_every_group_sampler_flags_parse_for_a_hierarchical_model(
     )  # fmt: skip
     assert config.sampler_levels == "all"
     assert config.mixture_pca_components == 512
+    # Without principal components: 150 codes give 10 components of
+    # 3,920-D covariances (1.1 GiB), or none when no sampler is fitted.
+    for flags in (["--sampler-images", "150"], ["--score-images", "0"]):
+        config = experiment.parse_args(
+            load_recipe("likelihood").CONFIG,
+            ["--sampler-levels", "all", *flags],
+        )
+        assert config.mixture_pca_components is None
     flat = experiment.parse_args(load_recipe("dogs").CONFIG, [])
     assert flat.sampler_levels == "top" and flat.mixture_pca_components is None
 
