@@ -12,6 +12,7 @@ from kvae.datasets.idx import read_idx
 from kvae.datasets.images import scan_image_folder
 from kvae.datasets.load import load
 from kvae.datasets.load_numpy import load_numpy
+from kvae.datasets.overlap import shared_examples
 
 __all__ = [
     "DatasetError",
@@ -22,4 +23,5 @@ __all__ = [
     "load_numpy",
     "read_idx",
     "scan_image_folder",
+    "shared_examples",
 ]

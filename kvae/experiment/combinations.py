@@ -13,8 +13,6 @@ import warnings
 
 from kvae import datasets
 from kvae import model_args
-from kvae.datasets._catalog import DATASETS
-from kvae.datasets._splits import resolve_split
 from kvae.datasets.load import DEFAULT_IMAGE_SIZE
 from kvae.layers.utils import check_image_shape
 from kvae.layers.utils import check_resolutions
@@ -240,31 +238,8 @@ def _check_pca(config):
         )
 
 
-def shared_examples(config):
-    """How many examples the train and test splits of `config` share, by
-    tensorflow-datasets' own reading of the split strings; 0 where the
-    split sizes are not known before loading (an image folder) or a split
-    is malformed (loading says so)."""
-    spec = DATASETS.get(config.dataset)
-    if spec is None:
-        return 0
-    try:
-        train, test = [
-            resolve_split(config.dataset, split, spec.split_sizes)
-            for split in config.splits
-        ]
-    except datasets.DatasetError:
-        return 0
-    return sum(
-        max(0, min(stop, b_stop) - max(start, b_start))
-        for name, start, stop in train
-        for b_name, b_start, b_stop in test
-        if name == b_name
-    )
-
-
 def _check_split_overlap(config):
-    shared = shared_examples(config)
+    shared = datasets.shared_examples(config.dataset, *config.splits)
     if shared:
         train, test = config.splits
         warnings.warn(

@@ -20,6 +20,7 @@ from kvae.utils import legend_dot
 from kvae.utils import pca_basis
 from kvae.utils.files import partial_files
 from kvae.utils.folder_lock import FolderInUseError
+from kvae.utils.folder_lock import check_not_in_use
 from kvae.utils.folder_lock import describe_owner
 from kvae.utils.folder_lock import lock_folder
 
@@ -90,11 +91,7 @@ def prepare_output(path, overwrite=False, outputs=None):
     try:
         lock = lock_folder(path)
     except FolderInUseError as error:
-        raise RunError(
-            f"The output folder {path!r} is in use by another run: "
-            f"{describe_owner(error.owner)}. Nothing in it was changed. "
-            f"{error.advice.replace('another folder', 'another --out')}"
-        ) from None
+        raise _in_use_error(path, error) from None
     try:
         previous = previous_files(path, outputs)
         if previous and not overwrite:
@@ -115,9 +112,10 @@ def prepare_output(path, overwrite=False, outputs=None):
 def check_output(path, overwrite=False, outputs=None):
     """Refuses, before a run reads any data, an output folder that
     `prepare_output` would refuse for what is on the disk: a path through
-    an existing file, a folder that cannot be written, or one that holds
-    a previous run's files while `overwrite` is false. Creates, locks and
-    deletes nothing (`prepare_output` does, once the data is found).
+    an existing file, a folder that cannot be written, one that another
+    live run holds, or one that holds a previous run's files while
+    `overwrite` is false. Creates, locks and deletes nothing
+    (`prepare_output` does, once the data is found).
 
     Raises:
         RunError: as `prepare_output` would.
@@ -135,10 +133,24 @@ def check_output(path, overwrite=False, outputs=None):
             f"The output folder {path!r} is not writable ({existing!r} is "
             "not). Choose another --out or change its permissions."
         )
-    if existing == os.path.abspath(path) and not overwrite:
+    if existing != os.path.abspath(path):
+        return
+    try:
+        check_not_in_use(path)
+    except FolderInUseError as error:
+        raise _in_use_error(path, error) from None
+    if not overwrite:
         previous = previous_files(path, outputs)
         if previous:
             raise _previous_run_error(path, previous)
+
+
+def _in_use_error(path, error):
+    return RunError(
+        f"The output folder {path!r} is in use by another run: "
+        f"{describe_owner(error.owner)}. Nothing in it was changed. "
+        f"{error.advice.replace('another folder', 'another --out')}"
+    )
 
 
 def _previous_run_error(path, previous):

@@ -11,6 +11,8 @@ import time
 import keras
 import numpy as np
 
+from kvae.experiment.preflight import check_before_data
+from kvae.experiment.report import check_output
 from kvae.experiment.report import markdown_table
 from kvae.experiment.report import prepare_output
 from kvae.experiment.train import train_and_evaluate
@@ -22,6 +24,8 @@ from kvae.utils import write_json
 from kvae.utils import write_text
 from kvae.version import __version__
 
+# What a latent-size study writes into its folder, beside latent_<d>/.
+_STUDY_FILES = ("summary.md", "comparison.png", "metrics.json")
 _SUMMARY_COLUMNS = (
     ("latent_dim", "latent", "{}"),
     ("negative_elbo", "test -ELBO (nats)", "{:.2f}"),
@@ -43,20 +47,29 @@ def run_latent_study(config):
     -ELBO, MSE, SSIM and PSNR per epoch, one line per size) and
     `metrics.json` (every run's metrics).
 
+    Every size's folder and the study's own files are checked before the
+    first run reads any data, as one run's are (`check_before_data`): a
+    previous run in the last size's folder stops the study before the
+    first size trains, not after.
+
     Returns:
         list of dicts: each run's metrics.
     """
     out = config.out
     sizes = config.latent_dims or (config.latent_dim,)
-    runs = []
-    for latent_dim in sizes:
-        run_config = dataclasses.replace(
+    run_configs = [
+        dataclasses.replace(
             config,
             latent_dim=latent_dim,
             latent_dims=None,  # each run of the study trains one size
             out=os.path.join(out, f"latent_{latent_dim}"),
         )
-        runs.append(train_and_evaluate(run_config))
+        for latent_dim in sizes
+    ]
+    check_output(out, overwrite=config.overwrite, outputs=_STUDY_FILES)
+    for run_config in run_configs:
+        check_before_data(run_config)
+    runs = [train_and_evaluate(run_config) for run_config in run_configs]
     histories = {m["latent_dim"]: m.pop("history") for m in runs}
     table = markdown_table(runs, _SUMMARY_COLUMNS)
     k = runs[0].get("iwae_samples")
@@ -70,10 +83,11 @@ def run_latent_study(config):
         "random. "
         f"Backend {runs[0]['backend']} ({runs[0]['device']}).\n\n"
     )
-    write_text(os.path.join(out, "summary.md"), notes + table + "\n")
-    plot_comparison(histories, os.path.join(out, "comparison.png"))
+    summary, comparison, metrics = (os.path.join(out, n) for n in _STUDY_FILES)
+    write_text(summary, notes + table + "\n")
+    plot_comparison(histories, comparison)
     write_json(
-        os.path.join(out, "metrics.json"),
+        metrics,
         {"recipe": config.name, "latent_dims": list(sizes), "runs": runs},
     )
     print(f"\nWrote {os.path.abspath(out)}:")

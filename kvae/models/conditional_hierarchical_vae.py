@@ -4,8 +4,8 @@ label."""
 import keras
 
 from kvae.models.conditional_vae import ConditionalVAE
-from kvae.models.conditional_vae import _count
 from kvae.models.hierarchical_vae import HierarchicalVAE
+from kvae.models.labels import row_count
 
 
 @keras.saving.register_keras_serializable(package="kvae")
@@ -55,11 +55,11 @@ class ConditionalHierarchicalVAE(ConditionalVAE, HierarchicalVAE):
     def encode_path(self, x, labels=None):
         """Codes of every group of `q(z | x, y)` (see
         `kvae.HierarchicalVAE.encode_path`), given each image's label."""
-        with self._given_labels(labels, _count(x), "encode_path()"):
+        with self._given_labels(labels, row_count(x), "encode_path()"):
             return super().encode_path(x)
 
     def decode_path(self, codes, labels=None):
         """Mean images of `p(x | z, y)` for codes of every group and
         labels `y` (see `kvae.HierarchicalVAE.decode_path`)."""
-        with self._given_labels(labels, _count(codes), "decode_path()"):
+        with self._given_labels(labels, row_count(codes), "decode_path()"):
             return super().decode_path(codes)

@@ -278,17 +278,19 @@ class ConditionalVAE(VAE):
 
     def encode(self, x, labels=None):
         """Posterior parameters `(z_mean, z_log_var)` of `q(z | x, y)`."""
-        with self._given_labels(labels, _count(x), "encode()"):
+        with self._given_labels(labels, label_checks.row_count(x), "encode()"):
             return super().encode(x)
 
     def decode(self, z, labels=None):
         """Mean image of `p(x | z, y)` for codes `z` and labels `y`."""
-        with self._given_labels(labels, _count(z), "decode()"):
+        with self._given_labels(labels, label_checks.row_count(z), "decode()"):
             return super().decode(z)
 
     def reconstruct(self, x, labels=None):
         """The decoded posterior mean, given each image's label."""
-        with self._given_labels(labels, _count(x), "reconstruct()"):
+        with self._given_labels(
+            labels, label_checks.row_count(x), "reconstruct()"
+        ):
             return super().reconstruct(x)
 
     def sample(self, n, labels=None, seed=None, temperature=1.0):
@@ -322,17 +324,15 @@ class ConditionalVAE(VAE):
     def log_importance_weights(self, x, eps, labels=None):
         """`log p(x | z, y) + log p(z) - log q(z | x, y)`; see
         `kvae.VAE.log_importance_weights`."""
-        with self._given_labels(labels, _count(x), "log_importance_weights()"):
+        with self._given_labels(
+            labels, label_checks.row_count(x), "log_importance_weights()"
+        ):
             return super().log_importance_weights(x, eps)
 
     def get_config(self):
         config = super().get_config()
         config["num_classes"] = self.num_classes
         return config
-
-
-def _count(x):
-    return int(np.shape(x)[0]) if not hasattr(x, "shape") else int(x.shape[0])
 
 
 def _check_labelled_prior(prior, num_classes):

@@ -101,3 +101,9 @@ def label_list(labels, n):
     if isinstance(labels, (int, np.integer)) and not isinstance(labels, bool):
         return np.full((int(n),), int(labels))
     return labels
+
+
+def row_count(x):
+    """The number of rows of `x` (an array, a tensor or a nested list):
+    the number of labels its rows need."""
+    return int(np.shape(x)[0]) if not hasattr(x, "shape") else int(x.shape[0])

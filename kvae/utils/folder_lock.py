@@ -119,6 +119,26 @@ def lock_folder(folder):
     return FolderLock(folder, fd, owner)
 
 
+def check_not_in_use(folder):
+    """Raises `FolderInUseError` if another live process holds the lock of
+    `folder`; takes nothing (a lock this process could take is given back
+    at once, and its file left as it was).
+
+    A check before work that `lock_folder` repeats when the folder is
+    taken: a folder free now may be taken in between.
+    """
+    try:
+        fd = os.open(os.path.join(folder, LOCK_NAME), os.O_RDWR)
+    except OSError:
+        return  # no lock file (or none this process may open): not held
+    try:
+        taken, owner, proven = _take(fd)
+    finally:
+        os.close(fd)  # gives back a flock taken on it
+    if not taken:
+        raise FolderInUseError(folder, owner, proven)
+
+
 def describe_owner(owner):
     """ "process 123 on host h, started 2026-12-05 21:40:00 UTC"."""
     if not owner:

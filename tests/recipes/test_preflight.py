@@ -2,11 +2,14 @@
 case here gives a data folder that does not exist, so a refusal that came
 after loading would be a DatasetError instead of the RunError asserted."""
 
+import os
+
 import keras
 import pytest
 
 from kvae import experiment
 from kvae.experiment.feature_model import load_feature_model
+from kvae.utils.folder_lock import lock_folder
 from tests.recipes.test_run_safety import tiny_flags
 
 
@@ -30,6 +33,33 @@ def test_a_previous_run_is_refused_before_the_data(load_recipe, tmp_path):
     (out / "metrics.json").write_text("{}")
     _refused(load_recipe, tmp_path, out, match="previous run's files")
     assert (out / "metrics.json").read_text() == "{}"
+
+
+def test_a_folder_a_live_run_holds_is_refused_before_the_data(
+    load_recipe, tmp_path
+):
+    out = tmp_path / "run"
+    out.mkdir()
+    with lock_folder(str(out)):
+        _refused(load_recipe, tmp_path, out, "--overwrite", match="in use by")
+    assert os.listdir(out) == []
+
+
+def test_a_latent_study_checks_every_size_before_the_data(
+    load_recipe, tmp_path
+):
+    out = tmp_path / "study"
+    (out / "latent_4").mkdir(parents=True)
+    (out / "latent_4" / "metrics.json").write_text("{}")
+    argv = tiny_flags(str(tmp_path / "no-data"), out, "--latent-dims", "2", "4")
+    with pytest.raises(experiment.RunError, match="latent_4.*previous run"):
+        load_recipe("mnist").main(argv)
+    assert sorted(os.listdir(out)) == ["latent_4"]
+    (out / "latent_4" / "metrics.json").unlink()
+    (out / "summary.md").write_text("mine")
+    with pytest.raises(experiment.RunError, match=r"files \(summary.md\)"):
+        load_recipe("mnist").main(argv)
+    assert (out / "summary.md").read_text() == "mine"
 
 
 def test_latent_dims_are_refused_by_a_one_run_recipe(load_recipe, tmp_path):
