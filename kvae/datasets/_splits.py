@@ -24,12 +24,13 @@ def _bad_split(name, split, split_sizes, reason):
 def resolve_split(name, split, split_sizes):
     """Turns a split string into `[(split_name, start, stop), ...]`.
 
-    The string is parsed by tensorflow-datasets itself
+    A string with slices is parsed by tensorflow-datasets itself
     (`tfds.core.ReadInstruction.from_spec(split).to_absolute(...)`), so the
     slicing, percent rounding ("closest") and `+` semantics are exactly those
-    of `tfds.load`. Where tensorflow-datasets is not installed (a JAX- or
-    torch-only machine using the NumPy route), only plain split names joined
-    by `+` are accepted.
+    of `tfds.load`. Plain split names joined by `+` ("train+test", "all")
+    are read here, without importing tensorflow-datasets (so that checking a
+    config does not import it); where it is not installed (a JAX- or
+    torch-only machine using the NumPy route), only those are accepted.
 
     Raises:
         DatasetError: for an unknown split, bad syntax, a slice out of range
@@ -39,10 +40,12 @@ def resolve_split(name, split, split_sizes):
         raise _bad_split(
             name, split, split_sizes, f"expected a str, got {type(split)}."
         )
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError:
-        tfds = None
+    tfds = None
+    if "[" in split:  # only slices need tfds's parser (and its import)
+        try:
+            import tensorflow_datasets as tfds
+        except ImportError:
+            pass
     if tfds is None:
         parts = re.split(r"\s*\+\s*", split.strip())
         parts = list(split_sizes) if parts == ["all"] else parts
