@@ -51,12 +51,14 @@ def resolve_split(name, split, split_sizes):
         parts = list(split_sizes) if parts == ["all"] else parts
         for part in parts:
             if part not in split_sizes:
+                # A slice gets here only where tfds is not installed.
+                why = (
+                    " (slicing needs tensorflow-datasets installed)"
+                    if "[" in split
+                    else ""
+                )
                 raise _bad_split(
-                    name,
-                    split,
-                    split_sizes,
-                    f"unknown split {part!r} (slicing needs "
-                    "tensorflow-datasets installed).",
+                    name, split, split_sizes, f"Unknown split {part!r}{why}."
                 )
         ranges = [(p, 0, split_sizes[p]) for p in parts]
     else:
