@@ -76,7 +76,7 @@ def test_likelihood_end_to_end(
     assert isinstance(model, kvae.HierarchicalVAE)
     assert isinstance(model.prior, kvae.priors.StandardNormal)
     assert model.kl_warmup_steps == 2 * 4  # 2 epochs of 256 / 64 steps
-    assert model.encoder.activation == model.decoder.activation == "silu"
+    assert model.encoder.activation == model.decoder.activation == "gelu"
     assert result["iwae_nll"] == pytest.approx(metrics["iwae_nll"])
 
 
