@@ -130,7 +130,10 @@ def compare_runs(run_dirs, out, names=None, overwrite=False, announce=True):
     ]
     epoch_minutes = None
     if all(row["epoch_s"] for row in rows):
-        epoch_minutes = {row["name"]: row["epoch_s"] / 60.0 for row in rows}
+        epoch_minutes = {
+            row["name"]: _epoch_minutes(metrics, history, row["epoch_s"])
+            for row, (metrics, history) in zip(rows, runs)
+        }
     figure = comparison_figure(
         {row["name"]: history for row, (_, history) in zip(rows, runs)},
         epoch_minutes,
@@ -190,8 +193,8 @@ def comparison_table(rows):
 def comparison_figure(histories, epoch_minutes=None):
     """The figure of comparison.png: test (solid) and train (dashed)
     -ELBO and KL per epoch, one colour per run, and, given
-    `epoch_minutes`, the test -ELBO against minutes of training (epoch
-    number times the run's median epoch time: runs of different speed
+    `epoch_minutes`, the test -ELBO against minutes of training (the sum
+    of the run's epoch times up to each epoch: runs of different speed
     compared at equal training time).
 
     The -ELBO axis spans the values from the second epoch on: the first
@@ -201,7 +204,9 @@ def comparison_figure(histories, epoch_minutes=None):
     Args:
         histories: dict. Run name to its history.csv columns (name to a
             list of floats).
-        epoch_minutes: dict or `None`. Run name to its minutes per epoch.
+        epoch_minutes: dict or `None`. Run name to its minutes per epoch:
+            one number for every epoch, or a sequence of each epoch's
+            minutes (as measured, the first with its compilation).
 
     Returns:
         A `matplotlib.figure.Figure` of `FIGURE_SIZE` inches.
@@ -227,7 +232,9 @@ def comparison_figure(histories, epoch_minutes=None):
                 values = curve(history, prefix)
                 x = np.arange(1, len(values) + 1, dtype=float)
                 if minutes:
-                    x *= minutes[name]
+                    x = np.cumsum(
+                        np.broadcast_to(minutes[name], x.shape), dtype=float
+                    )
                 ax.plot(x, values, style, color=color, linewidth=width)
                 later.extend(values[1:])
         if curve is _negative_elbo and later:
@@ -381,6 +388,17 @@ def _row(name, run_dir, metrics):
         "backend": metrics.get("backend"),
         "precision": metrics.get("precision"),
     }
+
+
+def _epoch_minutes(metrics, history, epoch_s):
+    """Each epoch's training minutes as the run measured them
+    (`epoch_seconds`, validation not counted), or the median `epoch_s`
+    for every epoch where a run did not record one time per epoch of its
+    history."""
+    seconds = metrics.get("epoch_seconds")
+    if seconds and len(seconds) == len(history["val_kl_loss"]):
+        return [s / 60.0 for s in seconds]
+    return epoch_s / 60.0
 
 
 def _model(config, metrics):

@@ -289,12 +289,26 @@ def test_figure_puts_runs_of_different_speed_on_one_time_axis():
         for name in ("reconstruction_loss", "kl_loss", "loss")
     }
     figure = compare.comparison_figure(
-        {"fast": history, "slow": history}, {"fast": 0.5, "slow": 2.0}
+        {"fast": history, "slow": history, "measured": history},
+        {"fast": 0.5, "slow": 2.0, "measured": [3.0, 1.0, 2.0]},
     )
     elbo_ax, kl_ax, time_ax = figure.axes
-    fast, slow = time_ax.get_lines()
+    fast, slow, measured = time_ax.get_lines()
     np.testing.assert_allclose(fast.get_xdata(), [0.5, 1.0, 1.5])
     np.testing.assert_allclose(slow.get_xdata(), [2.0, 4.0, 6.0])
+    # Each epoch's own time, the first with its compilation, summed.
+    np.testing.assert_allclose(measured.get_xdata(), [3.0, 4.0, 6.0])
     np.testing.assert_allclose(slow.get_ydata(), [200.0, 180.0, 170.0])
     assert time_ax.get_xlabel() == "training minutes"
     assert len(compare.comparison_figure({"fast": history}).axes) == 2
+
+
+def test_time_axis_uses_each_epochs_measured_seconds():
+    history = {"val_kl_loss": [1.0, 1.0, 1.0]}
+    measured = {"epoch_seconds": [120.0, 60.0, 90.0], "epoch_s": 75.0}
+    assert compare._epoch_minutes(measured, history, 75.0) == [2.0, 1.0, 1.5]
+    # A run that recorded no per-epoch times, or not one per epoch of its
+    # history, is drawn at its median epoch time.
+    assert compare._epoch_minutes({"epoch_s": 75.0}, history, 75.0) == 1.25
+    short = {"epoch_seconds": [120.0, 60.0]}
+    assert compare._epoch_minutes(short, history, 75.0) == 1.25
