@@ -2,8 +2,8 @@
 10,000 test images, in resumable chunks, with an estimate at any point.
 
 k=1000 on all 10,000 images takes one to two hours on a 2-core CPU (0.4
-to 0.7 s an image), more
-than a session may have free, so the images go in chunks of `--chunk`,
+to 0.7 s an image), more than a session may have free, so the images go
+in chunks of `--chunk`,
 each saved as it finishes (a rerun skips the chunks on disk; the
 settings and a digest of the model's weights are kept in `settings.json`,
 and a rerun with others is refused rather than mixed in):

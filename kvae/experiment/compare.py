@@ -131,7 +131,7 @@ def compare_runs(run_dirs, out, names=None, overwrite=False, announce=True):
     epoch_minutes = None
     if all(row["epoch_s"] for row in rows):
         epoch_minutes = {
-            row["name"]: _epoch_minutes(metrics, history, row["epoch_s"])
+            row["name"]: _epoch_minutes(metrics, history)
             for row, (metrics, history) in zip(rows, runs)
         }
     figure = comparison_figure(
@@ -390,15 +390,15 @@ def _row(name, run_dir, metrics):
     }
 
 
-def _epoch_minutes(metrics, history, epoch_s):
+def _epoch_minutes(metrics, history):
     """Each epoch's training minutes as the run measured them
-    (`epoch_seconds`, validation not counted), or the median `epoch_s`
+    (`epoch_seconds`, validation not counted), or its median `epoch_s`
     for every epoch where a run did not record one time per epoch of its
     history."""
     seconds = metrics.get("epoch_seconds")
     if seconds and len(seconds) == len(history["val_kl_loss"]):
         return [s / 60.0 for s in seconds]
-    return epoch_s / 60.0
+    return metrics["epoch_s"] / 60.0
 
 
 def _model(config, metrics):

@@ -306,9 +306,9 @@ def test_figure_puts_runs_of_different_speed_on_one_time_axis():
 def test_time_axis_uses_each_epochs_measured_seconds():
     history = {"val_kl_loss": [1.0, 1.0, 1.0]}
     measured = {"epoch_seconds": [120.0, 60.0, 90.0], "epoch_s": 75.0}
-    assert compare._epoch_minutes(measured, history, 75.0) == [2.0, 1.0, 1.5]
+    assert compare._epoch_minutes(measured, history) == [2.0, 1.0, 1.5]
     # A run that recorded no per-epoch times, or not one per epoch of its
     # history, is drawn at its median epoch time.
-    assert compare._epoch_minutes({"epoch_s": 75.0}, history, 75.0) == 1.25
-    short = {"epoch_seconds": [120.0, 60.0]}
-    assert compare._epoch_minutes(short, history, 75.0) == 1.25
+    assert compare._epoch_minutes({"epoch_s": 75.0}, history) == 1.25
+    short = {"epoch_seconds": [120.0, 60.0], "epoch_s": 75.0}
+    assert compare._epoch_minutes(short, history) == 1.25
